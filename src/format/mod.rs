@@ -1,0 +1,23 @@
+//! The gocryptfs on-disk format as a library: config file, master-key
+//! unwrap, HKDF subkeys, content blocks per cipher, encrypted and long
+//! names, symlink targets.
+//!
+//! Pure functions and types over bytes: no file system access, no printing,
+//! no policy. The `vault` module does the I/O on top of this.
+
+pub mod config;
+pub mod content;
+pub mod eme;
+pub mod keys;
+pub mod layout;
+pub mod longname;
+pub mod names;
+pub mod symlink;
+pub mod unlock;
+
+pub use config::{CONFIG_NAME, FeatureFlag, REVERSE_CONFIG_NAME, VaultConfig};
+pub use content::{ContentAlgorithm, ContentCipher, FileHeader, FileId, OpenedBlock};
+pub use keys::{MasterKey, Password};
+pub use layout::{NameMode, VaultLayout};
+pub use names::{DirIv, NameCipher, NameEncoding};
+pub use unlock::{ScryptLimits, UnlockError};
