@@ -2,5 +2,21 @@
 //! restore them, natively (no FUSE, no gocryptfs binary).
 //!
 //! - [`format`]: the gocryptfs on-disk format, pure and I/O-free.
+//! - [`vault`]: a vault on disk: config, unlock, walking and reading files.
+//! - [`decrypt`]: writing a plaintext tree, safely and in parallel.
+//! - [`secrets`]: where passwords and master keys come from.
+//! - [`exit`], [`error`], [`problem`]: outcomes, as data.
 
+pub mod decrypt;
+pub mod display;
+pub mod error;
+pub mod exit;
 pub mod format;
+pub mod problem;
+pub mod progress;
+pub mod secrets;
+pub mod selection;
+pub mod vault;
+
+pub use error::Error;
+pub use exit::ExitStatus;

@@ -1,0 +1,175 @@
+//! The command line, as plain data (clap). Nothing here touches the disk.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes (the same for every command that verifies):
+  0  everything asked for was verified
+  1  damage found: authentication failure, missing or mismatching data,
+     undecryptable names, a corrupt config
+  2  usage error
+  3  could not unlock: wrong password or master key
+  4  could not run: local I/O error, missing tool, unsupported vault feature";
+
+/// vaultdrill proves that an encrypted gocryptfs backup can really be
+/// restored, and restores it, natively: no FUSE, no gocryptfs binary.
+#[derive(Debug, Parser)]
+#[command(name = "vaultdrill", version, about, after_help = EXIT_CODES)]
+#[command(
+    long_about = "vaultdrill proves that an encrypted gocryptfs backup can really be restored, \
+and restores it, natively: no FUSE and no gocryptfs binary are needed. It reads every gocryptfs 1.x/2.x \
+vault flavour (AES-GCM, AES-SIV, XChaCha20-Poly1305; encrypted, deterministic, long or plaintext names; \
+the encrypted view of a reverse vault).
+
+Start with:
+  vaultdrill info ~/backup/vault            what kind of vault is this?
+  vaultdrill ls ~/backup/vault              what is in it? (asks for the password)
+  vaultdrill decrypt ~/backup/vault ~/restored --passfile ~/.vault-pass"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print nothing but errors and problems (no progress, no summary).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Worker threads for decryption (default: one per CPU core).
+    #[arg(short = 'j', long, global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a vault's format: what `gocryptfs -info` shows, plus the content
+    /// cipher and name mode. Needs no password and prints no secret.
+    #[command(after_help = EXIT_CODES)]
+    Info(InfoArgs),
+
+    /// List the decrypted paths, types and sizes of a vault. Sizes come from
+    /// the ciphertext sizes: no file content is decrypted.
+    #[command(after_help = EXIT_CODES)]
+    Ls(LsArgs),
+
+    /// Decrypt a vault, or parts of it, into a new folder. Every block is
+    /// authenticated before a file appears under its real name.
+    #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Decrypt a vault, or parts of it, into a new or empty folder.
+
+Every file is written under a temporary name and renamed to its real name only after every \
+one of its blocks authenticated, so a failed run never leaves a half file that looks complete. \
+Directories, symlinks, FIFOs, permission bits and modification times are restored. Damaged \
+entries are listed one per line and the rest of the tree is still restored; the exit code \
+then is 1.
+
+Examples:
+  vaultdrill decrypt /mnt/usb/vault ~/restored --passfile ~/.vault-pass
+  vaultdrill decrypt vault out --path thesis --path photos/2024/beach.raw
+  vaultdrill decrypt vault out --masterkey-file ~/masterkey.txt     (password forgotten)"
+    )]
+    Decrypt(DecryptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The encrypted folder (or the plaintext folder of a reverse vault).
+    pub dir: PathBuf,
+
+    /// Read the config from FILE instead of DIR/gocryptfs.conf.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The encrypted folder.
+    pub cipherdir: PathBuf,
+
+    /// List only this plaintext path (file or directory); repeatable.
+    #[arg(long = "path", value_name = "P")]
+    pub paths: Vec<PathBuf>,
+
+    /// Print one JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The encrypted folder.
+    pub cipherdir: PathBuf,
+
+    /// Where to write the plaintext: a new or empty folder outside CIPHERDIR.
+    pub dest: PathBuf,
+
+    /// Decrypt only this plaintext path (file or directory); repeatable.
+    #[arg(long = "path", value_name = "P")]
+    pub paths: Vec<PathBuf>,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+/// How to unlock a vault. Without any of these, vaultdrill asks for the
+/// password on the terminal (or reads one line from standard input when it
+/// is not a terminal, as gocryptfs does).
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("secret").multiple(false).args(["passfile", "extpass", "masterkey_file", "masterkey_stdin"])))]
+pub struct UnlockArgs {
+    /// Read the password from the first line of FILE (as gocryptfs -passfile).
+    #[arg(long, value_name = "FILE", help_heading = "Unlocking")]
+    pub passfile: Option<PathBuf>,
+
+    /// Run CMD and use the first line it prints as the password (as gocryptfs
+    /// -extpass: split on spaces; repeat the option to pass arguments that
+    /// contain spaces).
+    #[arg(long, value_name = "CMD", help_heading = "Unlocking")]
+    pub extpass: Vec<String>,
+
+    /// Unlock with the master key stored in FILE, in the form gocryptfs
+    /// printed it (8 groups of 8 hex digits; spaces and line breaks are fine).
+    /// For when the password is lost.
+    #[arg(long, value_name = "FILE", help_heading = "Unlocking")]
+    pub masterkey_file: Option<PathBuf>,
+
+    /// Read the master key from standard input.
+    #[arg(long, help_heading = "Unlocking")]
+    pub masterkey_stdin: bool,
+
+    /// Use this config file instead of CIPHERDIR/gocryptfs.conf.
+    #[arg(long, value_name = "FILE", help_heading = "Unlocking")]
+    pub config: Option<PathBuf>,
+
+    /// Refuse configs whose scrypt cost needs more memory than this (MiB).
+    /// Protects against hostile configs; gocryptfs's default needs 64 MiB.
+    #[arg(
+        long,
+        value_name = "MiB",
+        default_value_t = 4096,
+        help_heading = "Unlocking"
+    )]
+    pub scrypt_max_memory: u64,
+
+    /// Not accepted: a key on the command line shows in `ps` and shell
+    /// history. `--masterkey stdin` means --masterkey-stdin.
+    #[arg(long, hide = true, value_name = "KEY")]
+    pub masterkey: Option<String>,
+
+    /// Not accepted: a password on the command line shows in `ps`.
+    #[arg(long, hide = true, value_name = "PASSWORD")]
+    pub password: Option<String>,
+}

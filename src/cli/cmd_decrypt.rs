@@ -1,0 +1,154 @@
+//! `vaultdrill decrypt`: the plaintext tree, every block authenticated.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use vaultdrill::ExitStatus;
+use vaultdrill::decrypt::{
+    DecryptOptions, DecryptSummary, decrypt_tree, measure, prepare_destination,
+};
+use vaultdrill::display::escape_path;
+use vaultdrill::progress::NoProgress;
+use vaultdrill::selection::Selection;
+
+use super::args::{Cli, DecryptArgs};
+use super::output::{human_bytes, problem_line};
+use super::progress::Bar;
+use super::unlock::unlock;
+
+#[derive(Serialize)]
+struct JsonProblem {
+    status: ExitStatus,
+    path: Option<String>,
+    cipher_path: String,
+    problem: String,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    status: ExitStatus,
+    exit_code: i32,
+    dest: String,
+    files: u64,
+    dirs: u64,
+    symlinks: u64,
+    specials: u64,
+    bytes: u64,
+    seconds: f64,
+    problems: Vec<JsonProblem>,
+    unmatched_paths: Vec<String>,
+}
+
+fn json_summary(s: &DecryptSummary, dest: &std::path::Path) -> JsonSummary {
+    JsonSummary {
+        status: s.status(),
+        exit_code: s.status().code(),
+        dest: dest.display().to_string(),
+        files: s.files,
+        dirs: s.dirs,
+        symlinks: s.symlinks,
+        specials: s.specials,
+        bytes: s.bytes,
+        seconds: s.elapsed.as_secs_f64(),
+        problems: s
+            .problems
+            .iter()
+            .map(|p| JsonProblem {
+                status: p.status(),
+                path: p
+                    .plain_path
+                    .as_ref()
+                    .map(|x| x.to_string_lossy().into_owned()),
+                cipher_path: p.cipher_path.to_string_lossy().into_owned(),
+                problem: p.kind.to_string(),
+            })
+            .collect(),
+        unmatched_paths: s
+            .unmatched
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+    }
+}
+
+fn text_summary(s: &DecryptSummary, dest: &std::path::Path) -> String {
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        format!(", {}/s", human_bytes((s.bytes as f64 / secs) as u64))
+    } else {
+        String::new()
+    };
+    let what = format!(
+        "{} files ({}), {} directories, {} symlinks{} into {} in {:.2} s{}",
+        s.files,
+        human_bytes(s.bytes),
+        s.dirs,
+        s.symlinks,
+        if s.specials > 0 {
+            format!(", {} special files", s.specials)
+        } else {
+            String::new()
+        },
+        escape_path(dest),
+        secs,
+        rate
+    );
+    match s.status() {
+        ExitStatus::Verified => format!("Decrypted {what}. Every block authenticated."),
+        ExitStatus::Damaged => format!(
+            "Decrypted {what}. {} problem(s) listed above: the backup is damaged; nothing damaged was written under a final name.",
+            s.problems.len()
+        ),
+        ExitStatus::Usage => format!("Decrypted {what}. Some --path matched nothing."),
+        _ => format!(
+            "Decrypted {what}. {} problem(s) listed above stopped parts of the run.",
+            s.problems.len()
+        ),
+    }
+}
+
+pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
+    let vault = unlock(&args.cipherdir, &args.unlock)?;
+    let created = prepare_destination(vault.root(), &args.dest).map_err(vaultdrill::Error::from)?;
+    let bar = if args.json {
+        None
+    } else {
+        Bar::for_terminal(cli.quiet)
+    };
+    if let Some(bar) = &bar {
+        let (files, bytes) = measure(&vault, &selection);
+        vaultdrill::progress::Progress::set_total(bar, files, bytes);
+    }
+    let options = DecryptOptions {
+        selection: &selection,
+        progress: match &bar {
+            Some(b) => b,
+            None => &NoProgress,
+        },
+    };
+    let summary = decrypt_tree(&vault, &args.dest, created, &options);
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let status = summary.status();
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &json_summary(&summary, &args.dest))?;
+        writeln!(out)?;
+    } else {
+        for p in &summary.problems {
+            eprintln!("vaultdrill: {}", problem_line(p));
+        }
+        for path in &summary.unmatched {
+            eprintln!(
+                "vaultdrill: nothing in the vault matches --path {}",
+                escape_path(path)
+            );
+        }
+        if !cli.quiet {
+            writeln!(out, "{}", text_summary(&summary, &args.dest))?;
+        }
+    }
+    Ok(status)
+}

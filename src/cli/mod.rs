@@ -1,0 +1,79 @@
+//! The `vaultdrill` command line: parse, build resources, run a command,
+//! render its outcome, and map it to an exit code.
+
+mod args;
+mod cmd_decrypt;
+mod cmd_info;
+mod cmd_ls;
+mod output;
+mod progress;
+mod unlock;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use vaultdrill::ExitStatus;
+
+pub use args::Cli;
+use args::Command;
+
+/// A command-line mistake found after parsing.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    message: String,
+    hint: String,
+}
+
+impl UsageError {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> UsageError {
+        UsageError {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(jobs) = cli.jobs {
+        // Only fails if a pool exists already, which cannot happen here.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global();
+    }
+    let result = match &cli.command {
+        Command::Info(a) => cmd_info::run(a),
+        Command::Ls(a) => cmd_ls::run(a),
+        Command::Decrypt(a) => cmd_decrypt::run(a, &cli),
+    };
+    let status = match result {
+        Ok(status) => status,
+        Err(err) => report_error(&err),
+    };
+    ExitCode::from(status.code() as u8)
+}
+
+/// Prints one line for a fatal error and returns its exit status.
+fn report_error(err: &anyhow::Error) -> ExitStatus {
+    if let Some(io_err) = err.downcast_ref::<io::Error>() {
+        if io_err.kind() == io::ErrorKind::BrokenPipe {
+            // The reader went away (`vaultdrill ls | head`): not a failure.
+            return ExitStatus::Verified;
+        }
+    }
+    let (status, hint) = if let Some(e) = err.downcast_ref::<vaultdrill::Error>() {
+        (e.status(), e.hint())
+    } else if let Some(e) = err.downcast_ref::<UsageError>() {
+        (ExitStatus::Usage, Some(e.hint.clone()))
+    } else {
+        (ExitStatus::CouldNotRun, None)
+    };
+    match hint {
+        Some(hint) => eprintln!("vaultdrill: error: {err:#}; {hint}"),
+        None => eprintln!("vaultdrill: error: {err:#}"),
+    }
+    status
+}

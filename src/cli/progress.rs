@@ -1,0 +1,43 @@
+//! The progress bar: indicatif on standard error, only for a person
+//! watching (stderr is a terminal, no --quiet, no --json).
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vaultdrill::progress::Progress;
+
+pub struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    /// A bar when someone can see it, otherwise `None`.
+    pub fn for_terminal(quiet: bool) -> Option<Bar> {
+        if quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Some(Bar { bar })
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for Bar {
+    fn set_total(&self, _files: u64, bytes: u64) {
+        self.bar.set_length(bytes);
+    }
+
+    fn add_bytes(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+}

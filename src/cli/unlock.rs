@@ -1,0 +1,59 @@
+//! Turning the unlock options into an unlocked vault.
+
+use std::path::Path;
+
+use vaultdrill::format::unlock::ScryptLimits;
+use vaultdrill::secrets::{SecretSource, read_secret};
+use vaultdrill::vault::{LockedVault, UnlockedVault};
+
+use super::UsageError;
+use super::args::UnlockArgs;
+
+/// Which secret source the options name.
+pub fn secret_source(args: &UnlockArgs) -> Result<SecretSource, UsageError> {
+    if args.password.is_some() {
+        return Err(UsageError::new(
+            "--password is not accepted: a password on the command line is visible in `ps` and shell history",
+            "use --passfile FILE, --extpass CMD, or type it at the prompt",
+        ));
+    }
+    if let Some(value) = &args.masterkey {
+        if value == "stdin"
+            && args.passfile.is_none()
+            && args.extpass.is_empty()
+            && args.masterkey_file.is_none()
+        {
+            return Ok(SecretSource::MasterKeyStdin);
+        }
+        return Err(UsageError::new(
+            "--masterkey KEY is not accepted: a key on the command line is visible in `ps` and shell history",
+            "use --masterkey-file FILE or --masterkey-stdin",
+        ));
+    }
+    Ok(if let Some(p) = &args.passfile {
+        SecretSource::Passfile(p.clone())
+    } else if !args.extpass.is_empty() {
+        SecretSource::Extpass(args.extpass.clone())
+    } else if let Some(p) = &args.masterkey_file {
+        SecretSource::MasterKeyFile(p.clone())
+    } else if args.masterkey_stdin {
+        SecretSource::MasterKeyStdin
+    } else {
+        SecretSource::Interactive
+    })
+}
+
+/// Opens and unlocks the vault at `dir` as the options say.
+pub fn unlock(dir: &Path, args: &UnlockArgs) -> anyhow::Result<UnlockedVault> {
+    let source = secret_source(args)?;
+    let locked = LockedVault::open(dir, args.config.as_deref()).map_err(vaultdrill::Error::from)?;
+    let secret =
+        read_secret(&source, &dir.display().to_string()).map_err(vaultdrill::Error::from)?;
+    let limits = ScryptLimits {
+        max_memory: args.scrypt_max_memory.saturating_mul(1 << 20),
+        ..ScryptLimits::default()
+    };
+    Ok(locked
+        .unlock(secret, &limits)
+        .map_err(vaultdrill::Error::from)?)
+}

@@ -1,0 +1,45 @@
+//! The library's error type at the command boundary: every failure that
+//! stops a command, with its exit status and a hint of what to do.
+
+use thiserror::Error;
+
+use crate::decrypt::DestinationError;
+use crate::exit::ExitStatus;
+use crate::secrets::SecretError;
+use crate::selection::SelectionError;
+use crate::vault::VaultError;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Destination(#[from] DestinationError),
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+}
+
+impl Error {
+    pub fn status(&self) -> ExitStatus {
+        match self {
+            Error::Vault(e) => e.status(),
+            Error::Secret(e) => e.status(),
+            Error::Destination(e) => e.status(),
+            Error::Selection(_) => ExitStatus::Usage,
+        }
+    }
+
+    /// One sentence telling the user what to do next.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Vault(e) => e.hint(),
+            Error::Secret(e) => e.hint(),
+            Error::Destination(e) => e.hint(),
+            Error::Selection(_) => {
+                Some("paths are relative to the vault root, as `vaultdrill ls` shows them".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Per-path problems found while reading a vault: the plain data that
+//! reports, summaries and exit codes are made from.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::exit::ExitStatus;
+use crate::format::content::{BlockError, HeaderError};
+use crate::format::longname::SidecarError;
+use crate::format::names::{DirIvError, NameError};
+use crate::format::symlink::SymlinkError;
+
+/// What went wrong with one entry.
+#[derive(Debug)]
+pub enum ProblemKind {
+    /// The entry's name could not be decrypted or is not a legal name.
+    Name(NameError),
+    /// The directory's `gocryptfs.diriv` is missing, so none of its names
+    /// can be decrypted.
+    DirIvMissing,
+    DirIvDamaged(DirIvError),
+    /// A `gocryptfs.longname.*` entry without its `.name` sidecar.
+    SidecarMissing,
+    SidecarDamaged(SidecarError),
+    /// Two entries of one directory decrypt to the same name.
+    DuplicateName,
+    SymlinkTarget(SymlinkError),
+    Header(HeaderError),
+    /// An 18-byte file: a header and no data (an interrupted write);
+    /// gocryptfs shows it as empty, `gocryptfs -fsck` as corrupt.
+    HeaderOnly,
+    /// The last block is shorter than a nonce and a tag: cut off.
+    TruncatedBlock {
+        block: u64,
+        len: usize,
+    },
+    Block {
+        block: u64,
+        error: BlockError,
+    },
+    /// The file changed size while it was being read.
+    SizeChanged,
+    /// A file type vaultdrill does not recreate (sockets).
+    NotRestorable(&'static str),
+    /// A local I/O error while reading the vault or writing the output.
+    Io {
+        action: &'static str,
+        error: io::Error,
+    },
+}
+
+impl ProblemKind {
+    /// How this problem counts for the exit status.
+    pub fn status(&self) -> ExitStatus {
+        match self {
+            ProblemKind::Io { .. } => ExitStatus::CouldNotRun,
+            ProblemKind::NotRestorable(_) => ExitStatus::Verified,
+            _ => ExitStatus::Damaged,
+        }
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProblemKind::Name(e) => write!(f, "name cannot be decrypted: {e}"),
+            ProblemKind::DirIvMissing => f.write_str(
+                "the directory's gocryptfs.diriv is missing, so this name cannot be decrypted",
+            ),
+            ProblemKind::DirIvDamaged(e) => {
+                write!(f, "the directory's {e}, so this name cannot be decrypted")
+            }
+            ProblemKind::SidecarMissing => f.write_str("long name without its .name sidecar"),
+            ProblemKind::SidecarDamaged(e) => write!(f, "{e}"),
+            ProblemKind::DuplicateName => {
+                f.write_str("another entry of this directory decrypts to the same name")
+            }
+            ProblemKind::SymlinkTarget(e) => write!(f, "{e}"),
+            ProblemKind::Header(e) => write!(f, "{e}"),
+            ProblemKind::HeaderOnly => {
+                f.write_str("file has a header but no data (interrupted write)")
+            }
+            ProblemKind::TruncatedBlock { block, len } => {
+                write!(
+                    f,
+                    "block {block} is cut off ({len} bytes, too short for a nonce and a tag)"
+                )
+            }
+            ProblemKind::Block { block, error } => write!(f, "block {block}: {error}"),
+            ProblemKind::SizeChanged => f.write_str("the file changed size while it was read"),
+            ProblemKind::NotRestorable(what) => write!(f, "{what} are not restored"),
+            ProblemKind::Io { action, error } => write!(f, "{action}: {error}"),
+        }
+    }
+}
+
+/// A problem and where it is.
+#[derive(Debug)]
+pub struct Problem {
+    /// The entry's path inside the vault (ciphertext names).
+    pub cipher_path: PathBuf,
+    /// The decrypted path when known; otherwise the decrypted directory the
+    /// entry sits in.
+    pub plain_path: Option<PathBuf>,
+    pub plain_dir: PathBuf,
+    pub kind: ProblemKind,
+}
+
+impl Problem {
+    pub fn status(&self) -> ExitStatus {
+        self.kind.status()
+    }
+}
+
+/// The exit status of a run that found these problems: damage outranks
+/// "could not run", which outranks success.
+pub fn overall_status<'a>(problems: impl IntoIterator<Item = &'a Problem>) -> ExitStatus {
+    let mut status = ExitStatus::Verified;
+    for p in problems {
+        status = match (status, p.status()) {
+            (_, ExitStatus::Damaged) | (ExitStatus::Damaged, _) => ExitStatus::Damaged,
+            (_, ExitStatus::CouldNotRun) | (ExitStatus::CouldNotRun, _) => ExitStatus::CouldNotRun,
+            (s, _) => s,
+        };
+    }
+    status
+}

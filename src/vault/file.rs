@@ -1,0 +1,208 @@
+//! Reading one encrypted file: header checks, then decryption in chunks of
+//! blocks that can be processed in any order (and in parallel).
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+use crate::format::content::{
+    BlockOpener, ContentAlgorithm, FileHeader, HEADER_LEN, OpenedBlock, PLAIN_BLOCK_LEN,
+};
+use crate::problem::ProblemKind;
+
+use super::UnlockedVault;
+
+/// Blocks per chunk: 1 MiB of plaintext, enough to amortise a read and a
+/// write, small enough to keep memory flat.
+pub const CHUNK_BLOCKS: u64 = 256;
+
+/// An open ciphertext file whose header has been checked.
+pub struct CipherFile {
+    file: File,
+    algorithm: ContentAlgorithm,
+    cipher_size: u64,
+    header: Option<FileHeader>,
+}
+
+/// Plaintext of one chunk.
+#[derive(Default)]
+pub struct PlainChunk {
+    /// Offset of `data` in the plaintext file.
+    pub offset: u64,
+    /// The plaintext, holes included as zeros.
+    pub data: Vec<u8>,
+    /// Which 4096-byte blocks of `data` were holes.
+    pub holes: Vec<bool>,
+}
+
+impl PlainChunk {
+    /// Contiguous runs of real data as (offset in the file, bytes), holes
+    /// left out so that a writer can keep them sparse.
+    pub fn data_runs(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let mut runs = Vec::new();
+        let mut start: Option<usize> = None;
+        for (i, &hole) in self.holes.iter().enumerate() {
+            match (hole, start) {
+                (false, None) => start = Some(i),
+                (true, Some(s)) => {
+                    runs.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            runs.push((s, self.holes.len()));
+        }
+        runs.into_iter().map(move |(a, b)| {
+            let from = a * PLAIN_BLOCK_LEN;
+            let to = (b * PLAIN_BLOCK_LEN).min(self.data.len());
+            (self.offset + from as u64, &self.data[from..to])
+        })
+    }
+}
+
+impl CipherFile {
+    /// Opens `path` (no symlink following) and validates its header and
+    /// its length.
+    pub fn open(vault: &UnlockedVault, path: &Path) -> Result<CipherFile, ProblemKind> {
+        let file = File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|error| ProblemKind::Io {
+                action: "opening the encrypted file",
+                error,
+            })?;
+        let cipher_size = file
+            .metadata()
+            .map_err(|error| ProblemKind::Io {
+                action: "reading metadata",
+                error,
+            })?
+            .len();
+        let algorithm = vault.layout().content;
+        let mut header = None;
+        if cipher_size > 0 {
+            if cipher_size < HEADER_LEN as u64 {
+                return Err(ProblemKind::Header(
+                    crate::format::content::HeaderError::Short(cipher_size as usize),
+                ));
+            }
+            let mut buf = [0u8; HEADER_LEN];
+            file.read_exact_at(&mut buf, 0).map_err(read_error)?;
+            header = Some(FileHeader::parse(&buf).map_err(ProblemKind::Header)?);
+            if cipher_size == HEADER_LEN as u64 {
+                return Err(ProblemKind::HeaderOnly);
+            }
+            let cbs = algorithm.cipher_block_len() as u64;
+            let tail = (cipher_size - HEADER_LEN as u64) % cbs;
+            if tail != 0 && tail <= algorithm.overhead() as u64 {
+                return Err(ProblemKind::TruncatedBlock {
+                    block: algorithm.block_count(cipher_size) - 1,
+                    len: tail as usize,
+                });
+            }
+        }
+        Ok(CipherFile {
+            file,
+            algorithm,
+            cipher_size,
+            header,
+        })
+    }
+
+    pub fn plain_size(&self) -> u64 {
+        self.algorithm.plain_size(self.cipher_size)
+    }
+
+    pub fn cipher_size(&self) -> u64 {
+        self.cipher_size
+    }
+
+    pub fn chunk_count(&self) -> u64 {
+        self.algorithm
+            .block_count(self.cipher_size)
+            .div_ceil(CHUNK_BLOCKS)
+    }
+
+    /// Reads and authenticates chunk `index` into `out`, using `cbuf` as
+    /// the ciphertext buffer. On failure names the first bad block.
+    pub fn decrypt_chunk(
+        &self,
+        opener: &mut BlockOpener<'_>,
+        index: u64,
+        cbuf: &mut Vec<u8>,
+        out: &mut PlainChunk,
+    ) -> Result<(), ProblemKind> {
+        let Some(header) = &self.header else {
+            out.offset = 0;
+            out.data.clear();
+            out.holes.clear();
+            return Ok(());
+        };
+        let cbs = self.algorithm.cipher_block_len() as u64;
+        let first_block = index * CHUNK_BLOCKS;
+        let start = HEADER_LEN as u64 + first_block * cbs;
+        let len = (CHUNK_BLOCKS * cbs).min(self.cipher_size.saturating_sub(start));
+        cbuf.resize(len as usize, 0);
+        self.file.read_exact_at(cbuf, start).map_err(read_error)?;
+        out.offset = first_block * PLAIN_BLOCK_LEN as u64;
+        out.data.clear();
+        out.holes.clear();
+        for (i, block) in cbuf.chunks_mut(cbs as usize).enumerate() {
+            let block_no = first_block + i as u64;
+            match opener.open(block_no, Some(&header.file_id), block) {
+                Ok(OpenedBlock::Data(range)) => {
+                    out.data.extend_from_slice(&block[range]);
+                    out.holes.push(false);
+                }
+                Ok(OpenedBlock::Hole) => {
+                    out.data.resize(out.data.len() + PLAIN_BLOCK_LEN, 0);
+                    out.holes.push(true);
+                }
+                Err(error) => {
+                    return Err(ProblemKind::Block {
+                        block: block_no,
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_error(error: io::Error) -> ProblemKind {
+    if error.kind() == io::ErrorKind::UnexpectedEof {
+        ProblemKind::SizeChanged
+    } else {
+        ProblemKind::Io {
+            action: "reading the encrypted file",
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_runs_skip_holes() {
+        let chunk = PlainChunk {
+            offset: 8192,
+            data: vec![1u8; 4096 * 3 + 10],
+            holes: vec![false, true, false, false],
+        };
+        let runs: Vec<(u64, usize)> = chunk.data_runs().map(|(o, d)| (o, d.len())).collect();
+        assert_eq!(runs, vec![(8192, 4096), (8192 + 8192, 4096 + 10)]);
+        let all_holes = PlainChunk {
+            offset: 0,
+            data: vec![0; 8192],
+            holes: vec![true, true],
+        };
+        assert_eq!(all_holes.data_runs().count(), 0);
+    }
+}

@@ -1,0 +1,78 @@
+//! Confirming a master key. A password is checked by the config's
+//! authenticated key wrap; a master key can only be checked against the
+//! data: an authenticated block (file content or symlink target) proves it,
+//! and names that decrypt with valid padding are strong evidence.
+
+use crate::problem::ProblemKind;
+use crate::selection::Selection;
+
+use super::file::CipherFile;
+use super::walk::{EntryKind, WalkItem, Walker};
+use super::{UnlockedVault, VaultError};
+
+/// Entries looked at before giving up on finding evidence.
+const MAX_ENTRIES: usize = 256;
+/// Files whose first blocks are tried.
+const MAX_FILES: usize = 8;
+
+pub(crate) fn confirm_master_key(vault: &UnlockedVault) -> Result<(), VaultError> {
+    let selection = Selection::all();
+    let mut blocks_ok = 0usize;
+    let mut blocks_bad = 0usize;
+    let mut names_ok = 0usize;
+    let mut names_bad = 0usize;
+    let mut files_tried = 0usize;
+    let encrypted_names = vault.names().is_some();
+    let mut opener = vault.content().opener();
+    let mut cbuf = Vec::new();
+    let mut plain = Default::default();
+    for item in Walker::new(vault, &selection).take(MAX_ENTRIES) {
+        match item {
+            WalkItem::Entry(entry) => {
+                if encrypted_names {
+                    names_ok += 1;
+                }
+                match entry.kind {
+                    EntryKind::Symlink { ref target } if encrypted_names && !target.is_empty() => {
+                        blocks_ok += 1
+                    }
+                    EntryKind::File { plain_size } if plain_size > 0 && files_tried < MAX_FILES => {
+                        files_tried += 1;
+                        let Ok(file) =
+                            CipherFile::open(vault, &vault.root().join(&entry.cipher_path))
+                        else {
+                            continue;
+                        };
+                        match file.decrypt_chunk(&mut opener, 0, &mut cbuf, &mut plain) {
+                            Ok(()) if plain.holes.iter().any(|h| !h) => blocks_ok += 1,
+                            Ok(()) => {}
+                            Err(ProblemKind::Block { .. }) => blocks_bad += 1,
+                            Err(_) => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            WalkItem::Problem(p) => match p.kind {
+                ProblemKind::Name(_) => names_bad += 1,
+                ProblemKind::SymlinkTarget(_) => blocks_bad += 1,
+                _ => {}
+            },
+        }
+        if blocks_ok > 0 {
+            return Ok(());
+        }
+    }
+    let confirmed =
+        blocks_ok > 0 || names_ok >= 3 || (names_ok > 0 && names_bad == 0 && blocks_bad == 0);
+    if confirmed || (blocks_bad == 0 && names_bad == 0) {
+        return Ok(());
+    }
+    Err(VaultError::MasterKeyMismatch {
+        path: vault.root().to_path_buf(),
+        checked: format!(
+            "{blocks_bad} encrypted blocks failed authentication and {names_bad} of {} names failed to decrypt",
+            names_ok + names_bad
+        ),
+    })
+}
