@@ -149,28 +149,23 @@ pub fn prepare_destination(vault_root: &Path, dest: &Path) -> Result<bool, Desti
     }
 }
 
-/// An absolute path with symlinks of its existing part resolved.
+/// An absolute path with symlinks of its existing part resolved and `..`
+/// in the part that does not exist yet applied lexically.
 fn resolve_lexically(path: &Path) -> io::Result<PathBuf> {
     let abs = std::path::absolute(path)?;
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    while fs::symlink_metadata(existing).is_err() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => break,
-        }
+    let parts: Vec<Component<'_>> = abs.components().collect();
+    let mut split = parts.len();
+    while split > 1 && fs::symlink_metadata(parts[..split].iter().collect::<PathBuf>()).is_err() {
+        split -= 1;
     }
-    let mut out = fs::canonicalize(existing)?;
-    for part in rest.iter().rev() {
-        match Path::new(part).components().next() {
-            Some(Component::ParentDir) => {
+    let mut out = fs::canonicalize(parts[..split].iter().collect::<PathBuf>())?;
+    for part in &parts[split..] {
+        match part {
+            Component::ParentDir => {
                 out.pop();
             }
-            Some(Component::CurDir) | None => {}
-            _ => out.push(part),
+            Component::Normal(name) => out.push(name),
+            _ => {}
         }
     }
     Ok(out)
