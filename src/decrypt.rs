@@ -8,10 +8,10 @@
 //! Files are decrypted in parallel, and the chunks of a large file too.
 
 use std::ffi::CString;
-use std::fs::{self, DirBuilder, File};
+use std::fs::{self, DirBuilder};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -25,6 +25,7 @@ use crate::exit::ExitStatus;
 use crate::problem::{Problem, ProblemKind, overall_status};
 use crate::progress::Progress;
 use crate::selection::Selection;
+use crate::staging::StagedFile;
 use crate::vault::UnlockedVault;
 use crate::vault::file::{CipherFile, PlainChunk};
 use crate::vault::walk::{Entry, EntryKind, WalkItem, Walker};
@@ -416,86 +417,6 @@ fn make_special(entry: &Entry, path: &Path) -> io::Result<()> {
     filetime::set_file_mtime(path, mtime_of(entry))
 }
 
-/// A temporary file that is removed unless it was renamed into place.
-struct TempFile {
-    path: PathBuf,
-    file: File,
-    keep: bool,
-}
-
-impl TempFile {
-    fn create_in(dir: &Path) -> io::Result<TempFile> {
-        loop {
-            let mut random = [0u8; 8];
-            getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
-            let name = format!(".vaultdrill-tmp-{:016x}", u64::from_le_bytes(random));
-            let path = dir.join(name);
-            match File::options()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file,
-                        keep: false,
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Renames into place without ever replacing an existing entry.
-    fn persist(mut self, target: &Path) -> io::Result<()> {
-        rename_noreplace(&self.path, target)?;
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    let c_from = CString::new(from.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let c_to = CString::new(to.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: both are valid NUL-terminated paths.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            c_from.as_ptr(),
-            libc::AT_FDCWD,
-            c_to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        // File systems without RENAME_NOREPLACE: a hard link also refuses
-        // to replace.
-        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
-            fs::hard_link(from, to)?;
-            fs::remove_file(from)
-        }
-        _ => Err(err),
-    }
-}
-
 /// Decrypts one file into `target`; returns the plaintext size.
 fn decrypt_file(
     vault: &UnlockedVault,
@@ -505,7 +426,7 @@ fn decrypt_file(
 ) -> Result<u64, ProblemKind> {
     let source = CipherFile::open(vault, &vault.root().join(&entry.cipher_path))?;
     let dir = target.parent().unwrap_or(Path::new("."));
-    let temp = TempFile::create_in(dir).map_err(|error| ProblemKind::Io {
+    let temp = StagedFile::create_in(dir).map_err(|error| ProblemKind::Io {
         action: "creating a temporary file",
         error,
     })?;
@@ -514,12 +435,12 @@ fn decrypt_file(
         action: "writing the decrypted file",
         error,
     };
-    temp.file.set_len(plain_size).map_err(write_err)?;
+    temp.file().set_len(plain_size).map_err(write_err)?;
 
     let write_chunk = |opener: &mut _, cbuf: &mut Vec<u8>, plain: &mut PlainChunk, index: u64| {
         source.decrypt_chunk(opener, index, cbuf, plain)?;
         for (offset, bytes) in plain.data_runs() {
-            temp.file.write_all_at(bytes, offset).map_err(write_err)?;
+            temp.file().write_all_at(bytes, offset).map_err(write_err)?;
         }
         progress.add_bytes(plain.data.len() as u64);
         Ok::<(), ProblemKind>(())
@@ -534,10 +455,10 @@ fn decrypt_file(
             |(opener, cbuf, plain), index| write_chunk(opener, cbuf, plain, index),
         )?;
     }
-    temp.file
+    temp.file()
         .set_permissions(fs::Permissions::from_mode(entry.mode))
         .map_err(write_err)?;
-    filetime::set_file_handle_times(&temp.file, None, Some(mtime_of(entry))).map_err(write_err)?;
+    filetime::set_file_handle_times(temp.file(), None, Some(mtime_of(entry))).map_err(write_err)?;
     temp.persist(target).map_err(|error| ProblemKind::Io {
         action: "renaming the finished file into place",
         error,

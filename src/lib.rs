@@ -16,6 +16,7 @@ pub mod problem;
 pub mod progress;
 pub mod secrets;
 pub mod selection;
+pub mod staging;
 pub mod vault;
 
 pub use error::Error;

@@ -180,7 +180,9 @@ fn parse_master_key(text: &[u8], origin: &str) -> Result<Secret, SecretError> {
 }
 
 /// Up to and excluding the first `\n`, reading at most one byte past the
-/// password limit.
+/// password limit. Byte by byte on purpose: a password is short, and
+/// nothing after the line is consumed (as gocryptfs's readLineUnbuffered).
+#[allow(clippy::unbuffered_bytes)]
 fn read_first_line(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
     let mut line = Zeroizing::new(Vec::new());
     for byte in reader.bytes().take(MAX_PASSWORD_LEN + 2) {

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, one run, same machine, alternating A B A B:
+#   A  vaultdrill decrypt VAULT OUT
+#   B  cp -r out of a read-only gocryptfs mount of the same VAULT
+# plus the hardware ceiling (`openssl speed -evp aes-256-gcm`, one core and
+# all cores) and peak memory on a small and on the full vault.
+#
+#   bash benches/compare.sh                 # 512 MiB mixed vault, 5 rounds
+#   bash benches/compare.sh --size-mib 2048 --runs 7
+#   bash benches/compare.sh --smoke         # tiny, for CI: checks the harness runs
+#
+# Writes a Markdown table to target/bench/decrypt.md (or --out FILE) and
+# prints it. Needs gocryptfs, fusermount3, GNU time (/usr/bin/time), openssl.
+# Speed targets are judged by reading the ratios, never asserted here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size_mib=512
+runs=5
+out_file=target/bench/decrypt.md
+smoke=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1; size_mib=8; runs=1 ;;
+    --size-mib) size_mib=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --out) out_file=$2; shift ;;
+    *) echo "usage: $0 [--smoke] [--size-mib N] [--runs N] [--out FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+for tool in gocryptfs fusermount3 openssl python3; do
+  command -v "$tool" >/dev/null || { echo "compare.sh: $tool is missing (bash .ci/run installs it)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "compare.sh: GNU time (/usr/bin/time) is missing: apt-get install time" >&2; exit 1; }
+
+cargo build --release --quiet
+bin=$PWD/target/release/vaultdrill
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/vaultdrill-bench.XXXXXX")
+mnt=$work/mnt
+cleanup() {
+  mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u "$mnt" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$mnt" "$(dirname "$out_file")"
+printf 'benchmark password\n' > "$work/pass"
+
+# A mixed tree: half in one large file, a quarter in 1 MiB files, the rest
+# in small files of 4-60 KiB.
+make_plain() {
+  python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, total = sys.argv[1], int(sys.argv[2]) << 20
+rnd = random.Random(42)
+os.makedirs(root)
+def put(rel, size):
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        while size > 0:
+            n = min(size, 1 << 20)
+            f.write(rnd.randbytes(n))
+            size -= n
+put("large/big.bin", total // 2)
+left = total - total // 2
+for i in range(max(1, (left // 2) >> 20)):
+    put(f"medium/{i // 50}/m{i}.bin", 1 << 20)
+left -= max(1, (left // 2) >> 20) << 20
+i = 0
+while left > 0:
+    size = min(left, rnd.randint(1, 15) * 4096)
+    put(f"small/{i // 200}/s{i}.dat", size)
+    left -= size
+    i += 1
+PY
+}
+
+# Encrypts a plaintext tree into a new vault through a real gocryptfs mount.
+make_vault() {
+  local plain=$1 cipher=$2
+  mkdir -p "$cipher"
+  gocryptfs -init -q -nosyslog -passfile "$work/pass" "$cipher"
+  gocryptfs -q -nosyslog -passfile "$work/pass" "$cipher" "$mnt"
+  cp -r "$plain/." "$mnt/"
+  fusermount3 -u "$mnt"
+}
+
+echo "building a ${size_mib} MiB vault with gocryptfs..." >&2
+make_plain "$work/plain" "$size_mib"
+make_vault "$work/plain" "$work/vault"
+make_plain "$work/plain-small" 10
+make_vault "$work/plain-small" "$work/vault-small"
+files=$(find "$work/plain" -type f | wc -l)
+
+# Runs a command under GNU time; appends "seconds rss_kib cpu%" to $1.
+timed() {
+  local log=$1; shift
+  /usr/bin/time -f "%e %M %P" -o "$work/time.out" "$@" >/dev/null
+  cat "$work/time.out" >> "$log"
+}
+
+: > "$work/a.log"
+: > "$work/b.log"
+# Every run writes a fresh folder and nothing is deleted until the end:
+# ext4 makes creating files right after deleting many of them slow
+# (`recently_deleted` in inode allocation), which would measure the file
+# system's bookkeeping, not decryption. Needs 2 x runs x size of free disk.
+for round in $(seq 1 "$runs"); do
+  echo "round $round/$runs" >&2
+  sync
+  timed "$work/a.log" "$bin" decrypt -q "$work/vault" "$work/out-a-$round" --passfile "$work/pass"
+  gocryptfs -ro -q -nosyslog -passfile "$work/pass" "$work/vault" "$mnt"
+  sync
+  timed "$work/b.log" cp -r "$mnt/." "$work/out-b-$round"
+  fusermount3 -u "$mnt"
+done
+timed "$work/small.log" "$bin" decrypt -q "$work/vault-small" "$work/out-small" --passfile "$work/pass"
+
+# Ceilings: AES-256-GCM on 8 KiB buffers, one core and all cores.
+cores=$(nproc)
+ossl_secs=3
+[ "$smoke" = 1 ] && ossl_secs=1
+ossl() {
+  openssl speed "$@" -seconds "$ossl_secs" -evp aes-256-gcm 2>/dev/null | awk '/^(AES-256-GCM|aes-256-gcm)/ { print $(NF-1) }'
+}
+gcm_one=$(ossl)
+gcm_all=$(ossl -multi "$cores")
+
+python3 - "$work" "$size_mib" "$files" "$runs" "$cores" "$gcm_one" "$gcm_all" "$out_file" <<'PY'
+import statistics, sys
+work, size_mib, files, runs, cores, gcm_one, gcm_all, out = sys.argv[1:]
+size_mib = int(size_mib)
+def load(name):
+    rows = [l.split() for l in open(f"{work}/{name}") if l.strip()]
+    return [(float(s), int(r), int(c.rstrip('%') or 0)) for s, r, c in rows]
+a, b, small = load("a.log"), load("b.log"), load("small.log")
+med = lambda rows, i: statistics.median(r[i] for r in rows)
+ta, tb = med(a, 0), med(b, 0)
+rate = lambda t: size_mib / t if t > 0 else float("inf")
+def kb(v):
+    return float(v.rstrip("k")) if v else 0.0
+g1, ga = kb(gcm_one) / 1024 / 1.024, kb(gcm_all) / 1024 / 1.024  # openssl kB = 1000 bytes -> MiB
+lines = [
+    f"# vaultdrill decrypt vs gocryptfs mount + cp -r",
+    "",
+    f"{size_mib} MiB vault ({files} files: one large, 1 MiB files, small files), default gocryptfs 2.3 vault (AES-256-GCM), "
+    f"{runs} alternating rounds, warm page cache for both, {cores} cores. Medians.",
+    "",
+    "| | seconds | MiB/s | peak RSS | CPU |",
+    "|---|---:|---:|---:|---:|",
+    f"| vaultdrill decrypt (incl. scrypt unlock) | {ta:.2f} | {rate(ta):.0f} | {med(a,1)/1024:.1f} MiB | {med(a,2):.0f} % |",
+    f"| cp -r out of gocryptfs -ro mount (mount not timed) | {tb:.2f} | {rate(tb):.0f} | {med(b,1)/1024:.1f} MiB (cp only) | {med(b,2):.0f} % (cp only) |",
+    f"| **ratio (mount / vaultdrill)** | **{tb/ta:.2f}x** | | | |",
+    "",
+    f"Peak RSS of vaultdrill decrypt: {med(small,1)/1024:.1f} MiB on a 10 MiB vault, {med(a,1)/1024:.1f} MiB on the {size_mib} MiB vault.",
+    "",
+    "Ceiling: `openssl speed -evp aes-256-gcm`, 8 KiB buffers:",
+    f"one core {g1:.0f} MiB/s, {cores} cores {ga:.0f} MiB/s; vaultdrill decrypt end to end reached "
+    f"{rate(ta):.0f} MiB/s = {100*rate(ta)/ga if ga else 0:.0f} % of the all-core ceiling (it also reads, writes and unlocks).",
+]
+text = "\n".join(lines) + "\n"
+open(out, "w").write(text)
+print(text)
+PY
