@@ -136,7 +136,7 @@ pub fn read_secret(source: &SecretSource, what: &str) -> Result<Secret, SecretEr
         SecretSource::Passfile(path) => read_passfile(path).map(Secret::Password),
         SecretSource::Extpass(args) => run_extpass(args).map(Secret::Password),
         SecretSource::MasterKeyFile(path) => {
-            let mut text = Zeroizing::new(Vec::new());
+            let mut text = Zeroizing::new(Vec::with_capacity(MAX_MASTERKEY_FILE as usize + 1));
             File::open(path)
                 .and_then(|f| f.take(MAX_MASTERKEY_FILE).read_to_end(&mut text))
                 .map_err(|error| SecretError::MasterKeyFileRead {
@@ -146,17 +146,18 @@ pub fn read_secret(source: &SecretSource, what: &str) -> Result<Secret, SecretEr
             parse_master_key(&text, &path.display().to_string())
         }
         SecretSource::MasterKeyStdin => {
-            let mut text: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+            let mut text: Zeroizing<Vec<u8>> =
+                Zeroizing::new(Vec::with_capacity(MAX_MASTERKEY_FILE as usize + 1));
             if io::stdin().is_terminal() {
                 // The printed form may span two lines: read until 64 digits.
                 while text.iter().filter(|c| c.is_ascii_hexdigit()).count() < 64 {
                     let line = rpassword::prompt_password("Master key: ")
                         .map_err(SecretError::Terminal)?;
-                    if line.is_empty() {
+                    let line = Zeroizing::new(line);
+                    if line.is_empty() || text.len() + line.len() > MAX_MASTERKEY_FILE as usize {
                         break;
                     }
                     text.extend_from_slice(line.as_bytes());
-                    drop(Zeroizing::new(line));
                 }
             } else {
                 io::stdin()
@@ -184,7 +185,9 @@ fn parse_master_key(text: &[u8], origin: &str) -> Result<Secret, SecretError> {
 /// nothing after the line is consumed (as gocryptfs's readLineUnbuffered).
 #[allow(clippy::unbuffered_bytes)]
 fn read_first_line(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
-    let mut line = Zeroizing::new(Vec::new());
+    // Allocated once, big enough: a growing Vec would leave copies of the
+    // password in freed memory.
+    let mut line = Zeroizing::new(Vec::with_capacity(MAX_PASSWORD_LEN + 2));
     for byte in reader.bytes().take(MAX_PASSWORD_LEN + 2) {
         let byte = byte?;
         if byte == b'\n' {
