@@ -1,26 +1,29 @@
 //! Decrypting a vault (or selected paths of it) into a plaintext folder.
 //!
-//! Guarantees: every file is written under a temporary name and renamed
-//! to its real name only after every block authenticated, with
-//! `RENAME_NOREPLACE` so nothing is ever overwritten; symlinks are created
-//! after all files, so no write can follow a link the vault planted;
-//! decrypted names were validated by the walk (no `/`, NUL, `.`, `..`).
+//! Guarantees: a file appears under its real name only after every block
+//! authenticated (see `staging`), and never in place of anything; every
+//! write is relative to a directory handle this run created, never
+//! through a symlink, so a planted link cannot redirect it, and symlinks
+//! are created after all files; decrypted names were validated by the walk
+//! (no `/`, NUL, `.`, `..`). Modes come from unauthenticated metadata, so
+//! setuid/setgid bits and device nodes are only restored on request.
 //! Files are decrypted in parallel, and the chunks of a large file too.
 
-use std::ffi::CString;
+use std::ffi::OsStr;
 use std::fs::{self, DirBuilder};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use filetime::FileTime;
 use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::at::{self, Kind};
 use crate::exit::ExitStatus;
 use crate::problem::{Problem, ProblemKind, overall_status};
 use crate::progress::Progress;
@@ -38,6 +41,8 @@ pub enum DestinationError {
     NotEmpty(PathBuf),
     #[error("{}: the destination is not a directory", .0.display())]
     NotADirectory(PathBuf),
+    #[error("{}: other users can write into the destination", .0.display())]
+    WritableByOthers(PathBuf),
     #[error("{}: {error}", .path.display())]
     Io { path: PathBuf, error: io::Error },
 }
@@ -59,6 +64,9 @@ impl DestinationError {
                 "choose a new or empty folder: vaultdrill never writes over existing files".into()
             }
             DestinationError::NotADirectory(_) => "choose a new or empty folder".into(),
+            DestinationError::WritableByOthers(_) => {
+                "choose a folder only you can write to (not directly under /tmp), or let vaultdrill create it".into()
+            }
             DestinationError::Io { .. } => {
                 "check that the destination is writable and has free space".into()
             }
@@ -70,6 +78,11 @@ impl DestinationError {
 pub struct DecryptOptions<'a> {
     pub selection: &'a Selection,
     pub progress: &'a dyn Progress,
+    /// Restore setuid/setgid bits (otherwise cleared: anyone who can write
+    /// to the backup could set them, without any key).
+    pub keep_setuid: bool,
+    /// Recreate device nodes (otherwise reported as not restored).
+    pub devices: bool,
 }
 
 /// What a decryption run did: the data every report is rendered from.
@@ -84,6 +97,8 @@ pub struct DecryptSummary {
     pub problems: Vec<Problem>,
     /// `--path` values that matched nothing.
     pub unmatched: Vec<PathBuf>,
+    /// Files whose setuid/setgid bits were cleared.
+    pub setuid_cleared: u64,
     pub elapsed: Duration,
 }
 
@@ -128,10 +143,19 @@ pub fn prepare_destination(vault_root: &Path, dest: &Path) -> Result<bool, Desti
     }
     match fs::metadata(dest) {
         Ok(m) if !m.is_dir() => Err(DestinationError::NotADirectory(dest.to_path_buf())),
-        Ok(_) => {
+        Ok(m) => {
             let mut listing = fs::read_dir(dest).map_err(io_err(dest))?;
             if listing.next().is_some() {
                 return Err(DestinationError::NotEmpty(dest.to_path_buf()));
+            }
+            if m.mode() & 0o022 != 0
+                && m.uid() != 0
+                && m.uid() != rustix::process::geteuid().as_raw()
+            {
+                return Err(DestinationError::WritableByOthers(dest.to_path_buf()));
+            }
+            if m.mode() & 0o002 != 0 {
+                return Err(DestinationError::WritableByOthers(dest.to_path_buf()));
             }
             Ok(false)
         }
@@ -200,10 +224,52 @@ impl Throttle {
     }
 }
 
+/// Handles on the destination tree: the root, and the chain of directories
+/// last used, reopened component by component (never through a symlink)
+/// when another part of the tree is needed.
+struct DestTree {
+    root: Arc<OwnedFd>,
+    chain: Vec<(std::ffi::OsString, Arc<OwnedFd>)>,
+}
+
+impl DestTree {
+    fn new(root: OwnedFd) -> DestTree {
+        DestTree {
+            root: Arc::new(root),
+            chain: Vec::new(),
+        }
+    }
+
+    /// The directory `plain_dir` (relative to the root).
+    fn dir(&mut self, plain_dir: &Path) -> io::Result<Arc<OwnedFd>> {
+        let parts: Vec<&OsStr> = plain_dir.iter().collect();
+        let common = self
+            .chain
+            .iter()
+            .zip(&parts)
+            .take_while(|((name, _), part)| name.as_os_str() == **part)
+            .count();
+        self.chain.truncate(common);
+        for part in &parts[common..] {
+            let parent = self.chain.last().map_or(&self.root, |(_, fd)| fd);
+            let fd = Arc::new(at::open_dir_at(parent.as_fd(), part)?);
+            self.chain.push((part.to_os_string(), fd));
+        }
+        Ok(Arc::clone(
+            self.chain.last().map_or(&self.root, |(_, fd)| fd),
+        ))
+    }
+
+    fn parent_of(&mut self, entry: &Entry) -> io::Result<Arc<OwnedFd>> {
+        self.dir(entry.plain_path.parent().unwrap_or(Path::new("")))
+    }
+}
+
 struct Shared<'a> {
     problems: Mutex<Vec<Problem>>,
     files: AtomicU64,
     bytes: AtomicU64,
+    setuid_cleared: AtomicU64,
     progress: &'a dyn Progress,
 }
 
@@ -219,11 +285,19 @@ impl Shared<'_> {
                 .unwrap_or_default(),
             kind,
         };
+        self.push(problem);
+    }
+
+    fn push(&self, problem: Problem) {
         self.problems
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(problem);
     }
+}
+
+fn write_error(action: &'static str) -> impl Fn(io::Error) -> ProblemKind {
+    move |error| ProblemKind::Io { action, error }
 }
 
 /// Decrypts the selected part of `vault` into `dest` (see [`prepare_destination`]).
@@ -238,30 +312,58 @@ pub fn decrypt_tree(
         problems: Mutex::new(Vec::new()),
         files: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
+        setuid_cleared: AtomicU64::new(0),
         progress: options.progress,
+    };
+    let mut summary = DecryptSummary::default();
+    let mut tree = match at::open_dir(dest) {
+        Ok(fd) => DestTree::new(fd),
+        Err(error) => {
+            shared.push(Problem {
+                cipher_path: PathBuf::new(),
+                plain_path: Some(PathBuf::new()),
+                plain_dir: PathBuf::new(),
+                kind: ProblemKind::Io {
+                    action: "opening the destination",
+                    error,
+                },
+            });
+            summary.problems = shared
+                .problems
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
+            return summary;
+        }
     };
     let throttle = Throttle::new(4 * rayon::current_num_threads().max(1));
     let mut dirs: Vec<Entry> = Vec::new();
     let mut links: Vec<Entry> = Vec::new();
-    let mut specials = 0u64;
     let mut walker = Walker::new(vault, options.selection);
 
     rayon::in_place_scope(|scope| {
         for item in walker.by_ref() {
             let entry = match item {
                 WalkItem::Problem(p) => {
-                    shared
-                        .problems
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(p);
+                    shared.push(p);
                     continue;
                 }
                 WalkItem::Entry(entry) => entry,
             };
-            let target = dest.join(&entry.plain_path);
+            let parent = match tree.parent_of(&entry) {
+                Ok(fd) => fd,
+                Err(error) => {
+                    shared.report(
+                        &entry,
+                        ProblemKind::Io {
+                            action: "opening the destination directory",
+                            error,
+                        },
+                    );
+                    continue;
+                }
+            };
             match entry.kind {
-                EntryKind::Dir => match DirBuilder::new().mode(0o700).create(&target) {
+                EntryKind::Dir => match at::mkdir_at(parent.as_fd(), entry.plain_name(), 0o700) {
                     Ok(()) => dirs.push(entry),
                     Err(error) => shared.report(
                         &entry,
@@ -275,7 +377,7 @@ pub fn decrypt_tree(
                     throttle.acquire();
                     let (shared, throttle) = (&shared, &throttle);
                     scope.spawn(move |_| {
-                        match decrypt_file(vault, &entry, &target, shared.progress) {
+                        match decrypt_file(vault, &entry, parent, options, shared) {
                             Ok(bytes) => {
                                 shared.files.fetch_add(1, Ordering::Relaxed);
                                 shared.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -288,9 +390,24 @@ pub fn decrypt_tree(
                 }
                 EntryKind::Symlink { .. } => links.push(entry),
                 EntryKind::Socket => shared.report(&entry, ProblemKind::NotRestorable("sockets")),
+                EntryKind::CharDevice { .. } | EntryKind::BlockDevice { .. }
+                    if !options.devices =>
+                {
+                    shared.report(
+                        &entry,
+                        ProblemKind::NotRestorable("device files (without --devices)"),
+                    );
+                }
                 EntryKind::Fifo | EntryKind::CharDevice { .. } | EntryKind::BlockDevice { .. } => {
-                    match make_special(&entry, &target) {
-                        Ok(()) => specials += 1,
+                    match make_special(&entry, &parent, options) {
+                        Ok(()) => summary.specials += 1,
+                        Err(error) if error.kind() == io::ErrorKind::PermissionDenied => shared
+                            .report(
+                                &entry,
+                                ProblemKind::NotRestorable(
+                                    "device files (not permitted for this user)",
+                                ),
+                            ),
                         Err(error) => shared.report(
                             &entry,
                             ProblemKind::Io {
@@ -305,16 +422,21 @@ pub fn decrypt_tree(
     });
 
     // Links last: from here on nothing is written through a path again.
-    let mut symlinks = 0;
     for link in &links {
         let EntryKind::Symlink { target } = &link.kind else {
             continue;
         };
-        let path = dest.join(&link.plain_path);
-        let made = std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &path)
-            .and_then(|()| filetime::set_symlink_file_times(&path, mtime_of(link), mtime_of(link)));
+        let made = tree.parent_of(link).and_then(|parent| {
+            at::symlink_at(target, parent.as_fd(), link.plain_name())?;
+            at::set_mtime_at(
+                parent.as_fd(),
+                link.plain_name(),
+                link.mtime_sec,
+                link.mtime_nsec,
+            )
+        });
         match made {
-            Ok(()) => symlinks += 1,
+            Ok(()) => summary.symlinks += 1,
             Err(error) => shared.report(
                 link,
                 ProblemKind::Io {
@@ -326,10 +448,14 @@ pub fn decrypt_tree(
         shared.progress.add_file();
     }
 
-    // Directories deepest first, so that setting a read-only mode or an
-    // mtime does not disturb what is still to be written below.
+    // Directories deepest first, so that a read-only mode or an mtime is
+    // set after everything below is written.
     for dir in dirs.iter().rev() {
-        if let Err(error) = finish_dir(&dest.join(&dir.plain_path), dir.mode, mtime_of(dir)) {
+        let finished = tree.parent_of(dir).and_then(|parent| {
+            let fd = at::open_dir_at(parent.as_fd(), dir.plain_name())?;
+            finish(&fd, dir.mode, dir.mtime_sec, dir.mtime_nsec)
+        });
+        if let Err(error) = finished {
             shared.report(
                 dir,
                 ProblemKind::Io {
@@ -341,23 +467,17 @@ pub fn decrypt_tree(
         shared.progress.add_file();
     }
     if dest_created && options.selection.is_all() {
-        if let Ok(meta) = fs::metadata(vault.root()) {
-            use std::os::unix::fs::MetadataExt;
-            let mtime = FileTime::from_unix_time(meta.mtime(), meta.mtime_nsec() as u32);
-            if let Err(error) = finish_dir(dest, meta.mode() & 0o7777, mtime) {
-                shared
-                    .problems
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Problem {
-                        cipher_path: PathBuf::new(),
-                        plain_path: Some(PathBuf::new()),
-                        plain_dir: PathBuf::new(),
-                        kind: ProblemKind::Io {
-                            action: "setting the destination's mode and time",
-                            error,
-                        },
-                    });
+        if let Ok(meta) = at::open_dir(vault.root()).and_then(at::fstat) {
+            if let Err(error) = finish(&tree.root, meta.mode, meta.mtime_sec, meta.mtime_nsec) {
+                shared.push(Problem {
+                    cipher_path: PathBuf::new(),
+                    plain_path: Some(PathBuf::new()),
+                    plain_dir: PathBuf::new(),
+                    kind: ProblemKind::Io {
+                        action: "setting the destination's mode and time",
+                        error,
+                    },
+                });
             }
         }
     }
@@ -371,78 +491,73 @@ pub fn decrypt_tree(
             .cmp(&b.plain_path)
             .then(a.cipher_path.cmp(&b.cipher_path))
     });
-    DecryptSummary {
-        files: shared.files.into_inner(),
-        dirs: dirs.len() as u64,
-        symlinks,
-        specials,
-        bytes: shared.bytes.into_inner(),
-        problems,
-        unmatched: walker.unmatched(),
-        elapsed: started.elapsed(),
+    summary.files = shared.files.into_inner();
+    summary.dirs = dirs.len() as u64;
+    summary.bytes = shared.bytes.into_inner();
+    summary.setuid_cleared = shared.setuid_cleared.into_inner();
+    summary.problems = problems;
+    summary.unmatched = walker.unmatched();
+    summary.elapsed = started.elapsed();
+    summary
+}
+
+fn finish(fd: &OwnedFd, mode: u32, sec: i64, nsec: i64) -> io::Result<()> {
+    at::chmod(fd, mode)?;
+    at::set_mtime(fd, sec, nsec)
+}
+
+/// The mode to restore: setuid/setgid only on request.
+fn restored_mode(mode: u32, options: &DecryptOptions<'_>) -> u32 {
+    if options.keep_setuid {
+        mode
+    } else {
+        mode & !0o6000
     }
 }
 
-fn mtime_of(entry: &Entry) -> FileTime {
-    FileTime::from_unix_time(entry.mtime_sec, entry.mtime_nsec as u32)
-}
-
-fn finish_dir(path: &Path, mode: u32, mtime: FileTime) -> io::Result<()> {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-    filetime::set_file_mtime(path, mtime)
-}
-
-fn make_special(entry: &Entry, path: &Path) -> io::Result<()> {
+fn make_special(entry: &Entry, parent: &OwnedFd, options: &DecryptOptions<'_>) -> io::Result<()> {
     let (kind, rdev) = match entry.kind {
-        EntryKind::Fifo => (libc::S_IFIFO, 0),
-        EntryKind::CharDevice { rdev } => (libc::S_IFCHR, rdev),
-        EntryKind::BlockDevice { rdev } => (libc::S_IFBLK, rdev),
+        EntryKind::Fifo => (Kind::Fifo, 0),
+        EntryKind::CharDevice { rdev } => (Kind::CharDevice, rdev),
+        EntryKind::BlockDevice { rdev } => (Kind::BlockDevice, rdev),
         _ => return Ok(()),
     };
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: c_path is a valid NUL-terminated string; mknod has no other
-    // memory-safety requirements.
-    let rc = unsafe {
-        libc::mknod(
-            c_path.as_ptr(),
-            kind | (entry.mode & 0o7777),
-            rdev as libc::dev_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    fs::set_permissions(path, fs::Permissions::from_mode(entry.mode))?;
-    filetime::set_file_mtime(path, mtime_of(entry))
+    let mode = restored_mode(entry.mode, options);
+    at::mknod_at(parent.as_fd(), entry.plain_name(), kind, 0o600, rdev)?;
+    at::chmod_at(parent.as_fd(), entry.plain_name(), mode)?;
+    at::set_mtime_at(
+        parent.as_fd(),
+        entry.plain_name(),
+        entry.mtime_sec,
+        entry.mtime_nsec,
+    )
 }
 
-/// Decrypts one file into `target`; returns the plaintext size.
+/// Decrypts one file into `parent`; returns the plaintext size.
 fn decrypt_file(
     vault: &UnlockedVault,
     entry: &Entry,
-    target: &Path,
-    progress: &dyn Progress,
+    parent: Arc<OwnedFd>,
+    options: &DecryptOptions<'_>,
+    shared: &Shared<'_>,
 ) -> Result<u64, ProblemKind> {
-    let source = CipherFile::open(vault, &vault.root().join(&entry.cipher_path))?;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let temp = StagedFile::create_in(dir).map_err(|error| ProblemKind::Io {
-        action: "creating a temporary file",
-        error,
-    })?;
+    let source = CipherFile::open(vault, entry)?;
+    let staged = StagedFile::create_in(parent).map_err(write_error("creating the output file"))?;
     let plain_size = source.plain_size();
-    let write_err = |error| ProblemKind::Io {
-        action: "writing the decrypted file",
-        error,
-    };
-    temp.file().set_len(plain_size).map_err(write_err)?;
+    staged
+        .file()
+        .set_len(plain_size)
+        .map_err(write_error("writing the decrypted file"))?;
 
     let write_chunk = |opener: &mut _, cbuf: &mut Vec<u8>, plain: &mut PlainChunk, index: u64| {
         source.decrypt_chunk(opener, index, cbuf, plain)?;
         for (offset, bytes) in plain.data_runs() {
-            temp.file().write_all_at(bytes, offset).map_err(write_err)?;
+            staged
+                .file()
+                .write_all_at(bytes, offset)
+                .map_err(write_error("writing the decrypted file"))?;
         }
-        progress.add_bytes(plain.data.len() as u64);
+        shared.progress.add_bytes(plain.data.len() as u64);
         Ok::<(), ProblemKind>(())
     };
     let chunks = source.chunk_count();
@@ -455,13 +570,18 @@ fn decrypt_file(
             |(opener, cbuf, plain), index| write_chunk(opener, cbuf, plain, index),
         )?;
     }
-    temp.file()
-        .set_permissions(fs::Permissions::from_mode(entry.mode))
-        .map_err(write_err)?;
-    filetime::set_file_handle_times(temp.file(), None, Some(mtime_of(entry))).map_err(write_err)?;
-    temp.persist(target).map_err(|error| ProblemKind::Io {
-        action: "renaming the finished file into place",
-        error,
-    })?;
+    let mode = restored_mode(entry.mode, options);
+    if mode != entry.mode {
+        shared.setuid_cleared.fetch_add(1, Ordering::Relaxed);
+    }
+    finish_file(staged.file(), mode, entry).map_err(write_error("setting mode and time"))?;
+    staged
+        .persist(entry.plain_name())
+        .map_err(write_error("linking the finished file into place"))?;
     Ok(plain_size)
+}
+
+fn finish_file(file: &fs::File, mode: u32, entry: &Entry) -> io::Result<()> {
+    at::chmod(file, mode)?;
+    at::set_mtime(file, entry.mtime_sec, entry.mtime_nsec)
 }

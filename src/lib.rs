@@ -7,6 +7,7 @@
 //! - [`secrets`]: where passwords and master keys come from.
 //! - [`exit`], [`error`], [`problem`]: outcomes, as data.
 
+pub mod at;
 pub mod decrypt;
 pub mod display;
 pub mod error;

@@ -25,6 +25,9 @@ pub enum ProblemKind {
     SidecarDamaged(SidecarError),
     /// Two entries of one directory decrypt to the same name.
     DuplicateName,
+    /// The name decrypts, but is not what gocryptfs would store for it
+    /// (re-encrypted, or hashed, it differs): a mount cannot open it.
+    NonCanonicalName,
     SymlinkTarget(SymlinkError),
     Header(HeaderError),
     /// An 18-byte file: a header and no data (an interrupted write);
@@ -43,7 +46,12 @@ pub enum ProblemKind {
     SizeChanged,
     /// A file type vaultdrill does not recreate (sockets).
     NotRestorable(&'static str),
-    /// A local I/O error while reading the vault or writing the output.
+    /// The vault could not be read. EIO (a bad sector) counts as damage.
+    Unreadable {
+        action: &'static str,
+        error: io::Error,
+    },
+    /// A local I/O error while writing the output.
     Io {
         action: &'static str,
         error: io::Error,
@@ -54,7 +62,10 @@ impl ProblemKind {
     /// How this problem counts for the exit status.
     pub fn status(&self) -> ExitStatus {
         match self {
-            ProblemKind::Io { .. } => ExitStatus::CouldNotRun,
+            ProblemKind::Unreadable { error, .. } if error.raw_os_error() == Some(libc::EIO) => {
+                ExitStatus::Damaged
+            }
+            ProblemKind::Unreadable { .. } | ProblemKind::Io { .. } => ExitStatus::CouldNotRun,
             ProblemKind::NotRestorable(_) => ExitStatus::Verified,
             _ => ExitStatus::Damaged,
         }
@@ -76,6 +87,9 @@ impl fmt::Display for ProblemKind {
             ProblemKind::DuplicateName => {
                 f.write_str("another entry of this directory decrypts to the same name")
             }
+            ProblemKind::NonCanonicalName => f.write_str(
+                "the name decrypts but is not stored the way gocryptfs stores it (moved or renamed in the ciphertext); a gocryptfs mount cannot open it",
+            ),
             ProblemKind::SymlinkTarget(e) => write!(f, "{e}"),
             ProblemKind::Header(e) => write!(f, "{e}"),
             ProblemKind::HeaderOnly => {
@@ -90,7 +104,9 @@ impl fmt::Display for ProblemKind {
             ProblemKind::Block { block, error } => write!(f, "block {block}: {error}"),
             ProblemKind::SizeChanged => f.write_str("the file changed size while it was read"),
             ProblemKind::NotRestorable(what) => write!(f, "{what} are not restored"),
-            ProblemKind::Io { action, error } => write!(f, "{action}: {error}"),
+            ProblemKind::Unreadable { action, error } | ProblemKind::Io { action, error } => {
+                write!(f, "{action}: {error}")
+            }
         }
     }
 }

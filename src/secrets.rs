@@ -7,7 +7,8 @@
 //! (split on `\n` only), at most 2048 bytes, never empty.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -119,17 +120,11 @@ pub fn read_secret(source: &SecretSource, what: &str) -> Result<Secret, SecretEr
     match source {
         SecretSource::Interactive => {
             if io::stdin().is_terminal() {
-                let typed = rpassword::prompt_password(format!("Password for {what}: "))
+                let line = prompt_no_echo(&format!("Password for {what}: "))
                     .map_err(SecretError::Terminal)?;
-                let bytes = Zeroizing::new(typed.into_bytes());
-                if bytes.len() > MAX_PASSWORD_LEN {
-                    return Err(SecretError::TooLong("terminal"));
-                }
-                Password::new(bytes)
-                    .map(Secret::Password)
-                    .ok_or(SecretError::Empty("terminal"))
+                check_line(line, "terminal").map(Secret::Password)
             } else {
-                let line = read_first_line(io::stdin().lock()).map_err(SecretError::Stdin)?;
+                let line = read_first_line(RawStdin).map_err(SecretError::Stdin)?;
                 check_line(line, "standard input").map(Secret::Password)
             }
         }
@@ -151,17 +146,14 @@ pub fn read_secret(source: &SecretSource, what: &str) -> Result<Secret, SecretEr
             if io::stdin().is_terminal() {
                 // The printed form may span two lines: read until 64 digits.
                 while text.iter().filter(|c| c.is_ascii_hexdigit()).count() < 64 {
-                    let line = rpassword::prompt_password("Master key: ")
-                        .map_err(SecretError::Terminal)?;
-                    let line = Zeroizing::new(line);
+                    let line = prompt_no_echo("Master key: ").map_err(SecretError::Terminal)?;
                     if line.is_empty() || text.len() + line.len() > MAX_MASTERKEY_FILE as usize {
                         break;
                     }
-                    text.extend_from_slice(line.as_bytes());
+                    text.extend_from_slice(&line);
                 }
             } else {
-                io::stdin()
-                    .lock()
+                RawStdin
                     .take(MAX_MASTERKEY_FILE)
                     .read_to_end(&mut text)
                     .map_err(SecretError::Stdin)?;
@@ -169,6 +161,56 @@ pub fn read_secret(source: &SecretSource, what: &str) -> Result<Secret, SecretEr
             parse_master_key(&text, "standard input")
         }
     }
+}
+
+/// Standard input read straight from file descriptor 0: the standard
+/// library's `Stdin` would copy the secret into its shared buffer, which is
+/// never wiped.
+struct RawStdin;
+
+impl Read for RawStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(rustix::io::read(io::stdin().as_fd(), buf)?)
+    }
+}
+
+/// Restores the terminal's settings when dropped.
+struct EchoOff {
+    saved: rustix::termios::Termios,
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            io::stdin().as_fd(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+    }
+}
+
+/// Reads one line from the terminal on standard input with echo off, as
+/// gocryptfs does (Go's `term.ReadPassword`): line editing stays on, every
+/// other byte is kept as typed.
+fn prompt_no_echo(prompt: &str) -> io::Result<Zeroizing<Vec<u8>>> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = io::stdin();
+    let fd = stdin.as_fd();
+    let saved = tcgetattr(fd)?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ICANON);
+    {
+        let mut err = io::stderr().lock();
+        write!(err, "{prompt}")?;
+        err.flush()?;
+    }
+    tcsetattr(fd, OptionalActions::Now, &quiet)?;
+    let restore = EchoOff { saved };
+    let line = read_first_line(RawStdin);
+    drop(restore);
+    eprintln!();
+    line
 }
 
 fn parse_master_key(text: &[u8], origin: &str) -> Result<Secret, SecretError> {
@@ -182,7 +224,8 @@ fn parse_master_key(text: &[u8], origin: &str) -> Result<Secret, SecretError> {
 
 /// Up to and excluding the first `\n`, reading at most one byte past the
 /// password limit. Byte by byte on purpose: a password is short, and
-/// nothing after the line is consumed (as gocryptfs's readLineUnbuffered).
+/// nothing after the line is consumed from an unbuffered source (as
+/// gocryptfs's readLineUnbuffered).
 #[allow(clippy::unbuffered_bytes)]
 fn read_first_line(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
     // Allocated once, big enough: a growing Vec would leave copies of the

@@ -556,25 +556,172 @@ fn hostile_names_are_never_written() {
 }
 
 #[test]
-fn duplicate_names_keep_the_first_and_report_the_second() {
+fn a_name_stored_in_the_wrong_form_is_reported_and_the_real_entry_restored() {
+    // gocryptfs looks names up by re-encrypting them: a short name stored
+    // as a long name (a moved or crafted entry) cannot be opened through a
+    // mount, and `gocryptfs -fsck` counts it as corrupt. So does vaultdrill,
+    // and the canonical entry with that name wins.
     let (tmp, vault) = unpack("default");
     let key_text = fs::read(masterkey_file("default")).expect("key");
     let mk = MasterKey::parse(&key_text).expect("key parses");
     let names = NameCipher::new(&mk, true, NameEncoding::Raw64);
     let iv = DirIv::parse(&fs::read(vault.join("gocryptfs.diriv")).expect("diriv")).expect("iv");
-    // The same name again, stored as a long name with a sidecar.
     let cname = names.encrypt(b"size-1", &iv).expect("encrypt");
     let hashed = longname::hashed_name(&cname, NameEncoding::Raw64);
     fs::write(vault.join(longname::sidecar_name(&hashed)), &cname).expect("sidecar");
     fs::copy(cipher_path_of(&vault, "size-4096"), vault.join(&hashed)).expect("copy");
     let dest = tmp.path().join("out");
     let out = decrypt(&vault, &dest, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out)
-            .contains("DAMAGED size-1: another entry of this directory decrypts to the same name")
-    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("DAMAGED (vault root)/?: the name decrypts but is not stored the way gocryptfs stores it"), "{err}");
     assert_eq!(fs::metadata(dest.join("size-1")).expect("meta").len(), 1);
+}
+
+#[test]
+fn a_fifo_in_place_of_metadata_files_does_not_hang() {
+    let (tmp, vault) = unpack("default");
+    let dir = cipher_path_of(&vault, "deep/a");
+    let long = cipher_path_of(&vault, &format!("len255-{}", "x".repeat(248)));
+    let iv = dir.join("gocryptfs.diriv");
+    fs::remove_file(&iv).expect("rm");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&iv)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let sidecar = PathBuf::from(format!("{}.name", long.display()));
+    fs::remove_file(&sidecar).expect("rm");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&sidecar)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let out = vaultdrill()
+        .arg("decrypt")
+        .arg(&vault)
+        .arg(tmp.path().join("out"))
+        .arg("--passfile")
+        .arg(password_file())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("gocryptfs.diriv is not a regular file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the .name sidecar is not a regular file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn right_master_key_on_a_damaged_vault_reports_damage_not_a_wrong_key() {
+    let (tmp, vault) = unpack("default");
+    for name in [
+        "size-1",
+        "size-4095",
+        "size-4096",
+        "size-4097",
+        "size-20000",
+        "sparse",
+    ] {
+        flip_byte(&cipher_path_of(&vault, name), 30);
+    }
+    let out = vaultdrill()
+        .arg("decrypt")
+        .arg(&vault)
+        .arg(tmp.path().join("out"))
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn setuid_bits_and_device_nodes_need_explicit_consent() {
+    let (tmp, vault) = unpack("default");
+    let script = cipher_path_of(&vault, "script.sh");
+    let mut perms = fs::metadata(&script).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o4755);
+    fs::set_permissions(&script, perms).expect("chmod");
+    // A device node under a valid encrypted name (only metadata: no key needed to plant it).
+    let key_text = fs::read(masterkey_file("default")).expect("key");
+    let mk = MasterKey::parse(&key_text).expect("key parses");
+    let names = NameCipher::new(&mk, true, NameEncoding::Raw64);
+    let iv = DirIv::parse(&fs::read(vault.join("gocryptfs.diriv")).expect("diriv")).expect("iv");
+    let dev = vault.join(names.encrypt(b"disk", &iv).expect("encrypt"));
+    let made = std::process::Command::new("mknod")
+        .arg(&dev)
+        .args(["c", "1", "3"])
+        .status()
+        .expect("mknod");
+    assert!(made.success(), "tests run as root (FUSE needs it too)");
+
+    let dest = tmp.path().join("out");
+    let out = decrypt(&vault, &dest, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("SKIPPED disk: device files (without --devices) are not restored"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("setuid/setgid bits cleared on 1 files"));
+    let mode = fs::metadata(dest.join("script.sh"))
+        .expect("meta")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7777,
+        0o755
+    );
+    assert!(!dest.join("disk").exists());
+
+    let dest2 = tmp.path().join("out2");
+    let out = decrypt(&vault, &dest2, &["--keep-setuid", "--devices"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = fs::metadata(dest2.join("script.sh"))
+        .expect("meta")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7777,
+        0o4755
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        fs::symlink_metadata(dest2.join("disk"))
+            .expect("dev")
+            .file_type()
+            .is_char_device()
+    );
+}
+
+#[test]
+fn a_closed_stdout_does_not_hide_damage() {
+    let (tmp, vault) = unpack("default");
+    flip_byte(&cipher_path_of(&vault, "size-4097"), 40);
+    for json in [false, true] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("vaultdrill"));
+        cmd.arg("decrypt")
+            .arg(&vault)
+            .arg(tmp.path().join(format!("out-{json}")))
+            .arg("--passfile")
+            .arg(password_file())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd.spawn().expect("spawn");
+        drop(child.stdout.take()); // the reader goes away at once
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(1), "json={json}");
+    }
 }
 
 // ---- destinations ----

@@ -462,3 +462,51 @@ fn gocryptfs_fsck_and_vaultdrill_agree_on_damage() {
             .contains("DAMAGED size-5242887: block 2: authentication failed")
     );
 }
+
+#[test]
+fn a_tree_deeper_than_path_max_in_ciphertext() {
+    // 200 levels of 10-character names: 2.2 KB of plaintext path, but well
+    // over PATH_MAX (4096) once encrypted. gocryptfs handles it (it works
+    // relative to directory handles); so must vaultdrill.
+    let tmp = TempDir::new().expect("tmp");
+    let cipher = tmp.path().join("cipher");
+    let passfile = tmp.path().join("pass");
+    fs::create_dir(&cipher).expect("mkdir");
+    fs::write(&passfile, format!("{PASSWORD}\n")).expect("write");
+    run(Command::new(require("gocryptfs"))
+        .args(["-init", "-q", "-nosyslog", "-scryptn", "10", "-passfile"])
+        .arg(&passfile)
+        .arg(&cipher));
+    let rel: PathBuf = (0..200).map(|i| format!("level-{i:04}")).collect();
+    let expected = {
+        let mount = Mount::new(&[], &cipher, &tmp.path().join("mnt"), &passfile);
+        fs::create_dir_all(mount.point.join(&rel)).expect("deep mkdir through the mount");
+        fs::write(mount.point.join(&rel).join("bottom.txt"), b"found me").expect("write");
+        snapshot(&mount.point)
+    };
+    // Each 10-byte name pads to 16 bytes, 22 base64 characters: the
+    // ciphertext path is over 200 x 23 = 4600 bytes. (walkdir cannot even
+    // list it, which is the point.)
+    let first_level = fs::read_dir(&cipher)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .find(|n| n.len() == 22);
+    assert!(first_level.is_some(), "encrypted names are 22 characters");
+    let out_dir = TempDir::new().expect("tmp");
+    let dest = out_dir.path().join("restored");
+    let out = vaultdrill()
+        .arg("decrypt")
+        .arg(&cipher)
+        .arg(&dest)
+        .arg("--passfile")
+        .arg(&passfile)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_tree(&snapshot(&dest), &expected, "deep tree");
+}

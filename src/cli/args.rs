@@ -120,6 +120,17 @@ pub struct DecryptArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Restore setuid and setgid bits. Off by default: modes are not
+    /// authenticated by gocryptfs, so anyone who can write to the backup
+    /// could set them on a restored program.
+    #[arg(long)]
+    pub keep_setuid: bool,
+
+    /// Recreate character and block device nodes (needs root). Off by
+    /// default for the same reason.
+    #[arg(long)]
+    pub devices: bool,
+
     #[command(flatten)]
     pub unlock: UnlockArgs,
 }

@@ -33,6 +33,7 @@ struct JsonSummary {
     dirs: u64,
     symlinks: u64,
     specials: u64,
+    setuid_cleared: u64,
     bytes: u64,
     seconds: f64,
     problems: Vec<JsonProblem>,
@@ -48,6 +49,7 @@ fn json_summary(s: &DecryptSummary, dest: &std::path::Path) -> JsonSummary {
         dirs: s.dirs,
         symlinks: s.symlinks,
         specials: s.specials,
+        setuid_cleared: s.setuid_cleared,
         bytes: s.bytes,
         seconds: s.elapsed.as_secs_f64(),
         problems: s
@@ -93,6 +95,14 @@ fn text_summary(s: &DecryptSummary, dest: &std::path::Path) -> String {
         secs,
         rate
     );
+    let what = if s.setuid_cleared > 0 {
+        format!(
+            "{what} (setuid/setgid bits cleared on {} files; --keep-setuid keeps them)",
+            s.setuid_cleared
+        )
+    } else {
+        what
+    };
     match s.status() {
         ExitStatus::Verified => format!("Decrypted {what}. Every block authenticated."),
         ExitStatus::Damaged => format!(
@@ -122,6 +132,8 @@ pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     }
     let options = DecryptOptions {
         selection: &selection,
+        keep_setuid: args.keep_setuid,
+        devices: args.devices,
         progress: match &bar {
             Some(b) => b,
             None => &NoProgress,
@@ -132,23 +144,35 @@ pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         bar.finish();
     }
     let status = summary.status();
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &json_summary(&summary, &args.dest))?;
-        writeln!(out)?;
-    } else {
-        for p in &summary.problems {
-            eprintln!("vaultdrill: {}", problem_line(p));
-        }
-        for path in &summary.unmatched {
-            eprintln!(
-                "vaultdrill: nothing in the vault matches --path {}",
-                escape_path(path)
-            );
-        }
-        if !cli.quiet {
-            writeln!(out, "{}", text_summary(&summary, &args.dest))?;
+    // The status is decided; a reader that went away must not change it.
+    if let Err(e) = print_outcome(&summary, args, cli) {
+        if !super::is_broken_pipe(&e) {
+            return Err(e);
         }
     }
     Ok(status)
+}
+
+fn print_outcome(summary: &DecryptSummary, args: &DecryptArgs, cli: &Cli) -> anyhow::Result<()> {
+    if args.json {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &json_summary(summary, &args.dest))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut err = io::stderr().lock();
+    for p in &summary.problems {
+        writeln!(err, "vaultdrill: {}", problem_line(p))?;
+    }
+    for path in &summary.unmatched {
+        writeln!(
+            err,
+            "vaultdrill: nothing in the vault matches --path {}",
+            escape_path(path)
+        )?;
+    }
+    if !cli.quiet {
+        writeln!(io::stdout().lock(), "{}", text_summary(summary, &args.dest))?;
+    }
+    Ok(())
 }

@@ -106,10 +106,32 @@ fn problem_json(p: &Problem) -> ListedProblem {
 pub fn run(args: &LsArgs) -> anyhow::Result<ExitStatus> {
     let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
     let vault = unlock(&args.cipherdir, &args.unlock)?;
-    let mut out = BufWriter::new(io::stdout().lock());
     let mut problems = Vec::new();
     let mut walker = Walker::new(&vault, &selection);
-    for item in walker.by_ref() {
+    match list(&mut walker, args, &mut problems) {
+        Ok(()) => {}
+        // The reader went away: what was found so far still counts.
+        Err(e) if super::is_broken_pipe(&e) => return Ok(overall_status(&problems)),
+        Err(e) => return Err(e),
+    }
+    let unmatched = walker.unmatched();
+    for path in &unmatched {
+        eprintln!(
+            "vaultdrill: nothing in the vault matches --path {}",
+            escape_path(path)
+        );
+    }
+    let status = overall_status(&problems);
+    Ok(if status == ExitStatus::Verified && !unmatched.is_empty() {
+        ExitStatus::Usage
+    } else {
+        status
+    })
+}
+
+fn list(walker: &mut Walker<'_>, args: &LsArgs, problems: &mut Vec<Problem>) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    for item in walker {
         match item {
             WalkItem::Entry(e) if e.want == Want::Ancestor => {}
             WalkItem::Entry(e) => {
@@ -133,17 +155,5 @@ pub fn run(args: &LsArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     out.flush()?;
-    let unmatched = walker.unmatched();
-    for path in &unmatched {
-        eprintln!(
-            "vaultdrill: nothing in the vault matches --path {}",
-            escape_path(path)
-        );
-    }
-    let status = overall_status(&problems);
-    Ok(if status == ExitStatus::Verified && !unmatched.is_empty() {
-        ExitStatus::Usage
-    } else {
-        status
-    })
+    Ok(())
 }

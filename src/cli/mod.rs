@@ -38,6 +38,8 @@ impl UsageError {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Deep trees keep one directory handle per level open.
+    raise_open_file_limit();
     if let Some(jobs) = cli.jobs {
         // Only fails if a pool exists already, which cannot happen here.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -56,14 +58,30 @@ pub fn main() -> ExitCode {
     ExitCode::from(status.code() as u8)
 }
 
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
+/// Whether an output error only means that the reader went away
+/// (`vaultdrill ls | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let kind = err
+        .downcast_ref::<io::Error>()
+        .map(io::Error::kind)
+        .or_else(|| {
+            err.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+        });
+    kind == Some(io::ErrorKind::BrokenPipe)
+}
+
 /// Prints one line for a fatal error and returns its exit status.
 fn report_error(err: &anyhow::Error) -> ExitStatus {
-    if let Some(io_err) = err.downcast_ref::<io::Error>() {
-        if io_err.kind() == io::ErrorKind::BrokenPipe {
-            // The reader went away (`vaultdrill ls | head`): not a failure.
-            return ExitStatus::Verified;
-        }
-    }
     let (status, hint) = if let Some(e) = err.downcast_ref::<vaultdrill::Error>() {
         (e.status(), e.hint())
     } else if let Some(e) = err.downcast_ref::<UsageError>() {

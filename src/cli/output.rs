@@ -46,6 +46,11 @@ pub fn rfc3339(sec: i64, nsec: i64) -> String {
     if sec < 0 {
         return format!("@{sec}");
     }
+    // humantime cannot format years after 9999; such times come only from
+    // damaged or hostile metadata.
+    if sec >= 253_402_300_800 {
+        return format!("@{sec}");
+    }
     let t = UNIX_EPOCH + Duration::new(sec as u64, nsec.clamp(0, 999_999_999) as u32);
     humantime::format_rfc3339_seconds(t).to_string()
 }
@@ -108,5 +113,8 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(rfc3339(1622548815, 5), "2021-06-01T12:00:15Z");
+        assert_eq!(rfc3339(253_402_300_799, 0), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(300_000_000_000, 0), "@300000000000");
+        assert_eq!(rfc3339(-5, 0), "@-5");
     }
 }

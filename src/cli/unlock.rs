@@ -47,6 +47,8 @@ pub fn secret_source(args: &UnlockArgs) -> Result<SecretSource, UsageError> {
 pub fn unlock(dir: &Path, args: &UnlockArgs) -> anyhow::Result<UnlockedVault> {
     let source = secret_source(args)?;
     let locked = LockedVault::open(dir, args.config.as_deref()).map_err(vaultdrill::Error::from)?;
+    // Say so before asking for a password that cannot help.
+    locked.require_forward().map_err(vaultdrill::Error::from)?;
     let secret =
         read_secret(&source, &dir.display().to_string()).map_err(vaultdrill::Error::from)?;
     let limits = ScryptLimits {

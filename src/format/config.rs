@@ -317,12 +317,6 @@ impl VaultConfig {
         if self.long_name_max == 0 && self.has(LongNameMax) {
             return combo("the LongNameMax flag is set but the LongNameMax field is missing or 0");
         }
-        if self.long_name_max != 0 && self.long_name_max < 62 {
-            return Err(ConfigError::InvalidCombination(format!(
-                "LongNameMax={} is outside the range 62..255 gocryptfs allows",
-                self.long_name_max
-            )));
-        }
         Ok(())
     }
 

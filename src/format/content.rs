@@ -19,7 +19,7 @@ use aes_siv::siv::Aes256Siv;
 use chacha20poly1305::XChaCha20Poly1305;
 use sha2::{Digest, Sha512};
 use thiserror::Error;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::keys::{
     HKDF_INFO_GCM_CONTENT, HKDF_INFO_SIV_CONTENT, HKDF_INFO_XCHACHA_CONTENT, KEY_LEN, MasterKey,
@@ -233,8 +233,9 @@ impl ContentCipher {
                 if hkdf {
                     hkdf_sha256(mk, HKDF_INFO_SIV_CONTENT, &mut key[..]);
                 } else {
-                    let digest = Sha512::digest(mk);
+                    let mut digest = Sha512::digest(mk);
                     key.copy_from_slice(&digest);
+                    digest.as_mut_slice().zeroize();
                 }
                 Aead::Siv(key)
             }

@@ -59,6 +59,8 @@ pub enum SidecarError {
     NotText,
     #[error("the .name sidecar belongs to another entry (its hash does not match this name)")]
     HashMismatch,
+    #[error("the .name sidecar is not a regular file")]
+    NotAFile,
 }
 
 /// Checks a sidecar's content and returns the encrypted name it holds.

@@ -27,6 +27,8 @@ pub enum DirIvError {
     Length(usize),
     #[error("gocryptfs.diriv is all zero")]
     AllZero,
+    #[error("gocryptfs.diriv is not a regular file")]
+    NotAFile,
 }
 
 impl DirIv {

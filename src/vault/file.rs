@@ -3,8 +3,8 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 
 use crate::format::content::{
     BlockOpener, ContentAlgorithm, FileHeader, HEADER_LEN, OpenedBlock, PLAIN_BLOCK_LEN,
@@ -12,6 +12,8 @@ use crate::format::content::{
 use crate::problem::ProblemKind;
 
 use super::UnlockedVault;
+use super::walk::Entry;
+use crate::at;
 
 /// Blocks per chunk: 1 MiB of plaintext, enough to amortise a read and a
 /// write, small enough to keep memory flat.
@@ -64,24 +66,22 @@ impl PlainChunk {
 }
 
 impl CipherFile {
-    /// Opens `path` (no symlink following) and validates its header and
-    /// its length.
-    pub fn open(vault: &UnlockedVault, path: &Path) -> Result<CipherFile, ProblemKind> {
-        let file = File::options()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(|error| ProblemKind::Io {
-                action: "opening the encrypted file",
-                error,
+    /// Opens the file of `entry` (a regular file, no symlink following)
+    /// and validates its header and its length.
+    pub fn open(vault: &UnlockedVault, entry: &Entry) -> Result<CipherFile, ProblemKind> {
+        let file =
+            at::open_regular_at(entry.parent.as_fd(), &entry.cipher_name).map_err(|error| {
+                ProblemKind::Unreadable {
+                    action: "opening the encrypted file",
+                    error,
+                }
             })?;
-        let cipher_size = file
-            .metadata()
-            .map_err(|error| ProblemKind::Io {
+        let cipher_size = at::fstat(&file)
+            .map_err(|error| ProblemKind::Unreadable {
                 action: "reading metadata",
                 error,
             })?
-            .len();
+            .size;
         let algorithm = vault.layout().content;
         let mut header = None;
         if cipher_size > 0 {

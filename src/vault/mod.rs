@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::at;
 use crate::exit::ExitStatus;
 use crate::format::config::{CONFIG_NAME, ConfigError, REVERSE_CONFIG_NAME, VaultConfig};
 use crate::format::content::ContentCipher;
@@ -18,6 +19,9 @@ use crate::format::keys::{MasterKey, Password};
 use crate::format::layout::{NameMode, VaultLayout};
 use crate::format::names::{DIRIV_NAME, NameCipher, NameEncoding};
 use crate::format::unlock::{ScryptLimits, UnlockError, unlock_with_password};
+
+/// Real configs are under 1 KiB; anything far larger is not one.
+const MAX_CONFIG_LEN: usize = 64 * 1024;
 
 /// Which side of gocryptfs a folder is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +162,15 @@ impl LockedVault {
             }
             None => return Err(VaultError::NotAVault(root.to_path_buf())),
         };
-        let bytes = match fs::read(&config_path) {
+        let bytes = match at::open_regular(&config_path)
+            .and_then(|f| at::read_limited(f, MAX_CONFIG_LEN))
+        {
+            Ok(b) if b.len() > MAX_CONFIG_LEN => {
+                return Err(VaultError::ConfigInvalid {
+                    path: config_path,
+                    error: ConfigError::NotJson(format!("larger than {MAX_CONFIG_LEN} bytes")),
+                });
+            }
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(VaultError::ConfigMissing(config_path));
@@ -198,6 +210,15 @@ impl LockedVault {
         self.kind
     }
 
+    /// Commands that decrypt read the encrypted view, not the plaintext
+    /// side of a reverse vault.
+    pub fn require_forward(&self) -> Result<(), VaultError> {
+        match self.kind {
+            VaultKind::Forward => Ok(()),
+            VaultKind::ReversePlaintext => Err(VaultError::ReversePlaintext(self.root.clone())),
+        }
+    }
+
     /// Unlocks with a password (against the config) or a master key (the
     /// config then only supplies the flags). A master key is checked
     /// against the vault's content, since nothing in the config can
@@ -207,9 +228,7 @@ impl LockedVault {
         secret: Secret,
         limits: &ScryptLimits,
     ) -> Result<UnlockedVault, VaultError> {
-        if self.kind == VaultKind::ReversePlaintext {
-            return Err(VaultError::ReversePlaintext(self.root));
-        }
+        self.require_forward()?;
         match secret {
             Secret::Password(pw) => {
                 let mk = unlock_with_password(&self.config, &pw, limits).map_err(|error| {

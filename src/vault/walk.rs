@@ -2,22 +2,25 @@
 //! depth-first iterator of entries (directory before its contents, each
 //! directory sorted by plaintext name) and of per-entry problems.
 //!
-//! Only one directory listing is held at a time per level, so memory grows
-//! with the depth and the widest directory, not with the vault.
+//! Every access is relative to an open directory handle (see `at`), so
+//! depth is not limited by PATH_MAX and no symlink is followed. Only one
+//! listing per level is held, so memory grows with depth and the widest
+//! directory, not with the vault.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File};
-use std::io::{self, Read};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::at::{self, Kind};
 use crate::format::config::CONFIG_NAME;
 use crate::format::content::BlockOpener;
 use crate::format::layout::NameMode;
-use crate::format::longname::{self, LongNameKind, SIDECAR_MAX};
-use crate::format::names::{DIRIV_LEN, DIRIV_NAME, DirIv, DirIvError, NameError};
+use crate::format::longname::{self, LongNameKind, SIDECAR_MAX, SidecarError};
+use crate::format::names::{DIRIV_LEN, DIRIV_NAME, DirIv, DirIvError, NameCipher, NameError};
 use crate::format::symlink;
 use crate::problem::{Problem, ProblemKind};
 use crate::selection::{Selection, Want};
@@ -58,6 +61,9 @@ pub struct Entry {
     pub plain_path: PathBuf,
     /// Path relative to the vault root, as stored.
     pub cipher_path: PathBuf,
+    /// The directory holding the entry, and its stored name there.
+    pub parent: Arc<OwnedFd>,
+    pub cipher_name: OsString,
     pub kind: EntryKind,
     /// Permission bits (including setuid, setgid, sticky).
     pub mode: u32,
@@ -69,11 +75,30 @@ pub struct Entry {
     pub want: Want,
 }
 
+impl Entry {
+    /// The decrypted name (last component of `plain_path`).
+    pub fn plain_name(&self) -> &OsStr {
+        self.plain_path.file_name().unwrap_or_default()
+    }
+
+    /// Depth below the vault root: 1 for entries of the root.
+    pub fn depth(&self) -> usize {
+        self.plain_path.components().count()
+    }
+}
+
 /// What the walk yields.
 #[derive(Debug)]
 pub enum WalkItem {
     Entry(Entry),
     Problem(Problem),
+}
+
+/// A directory to list next.
+struct Pending {
+    fd: io::Result<Arc<OwnedFd>>,
+    cipher_rel: PathBuf,
+    plain_rel: PathBuf,
 }
 
 /// A streaming walk over an unlocked vault.
@@ -82,13 +107,12 @@ pub struct Walker<'v> {
     selection: &'v Selection,
     opener: BlockOpener<'v>,
     stack: Vec<std::vec::IntoIter<WalkItem>>,
-    descend: Option<(PathBuf, PathBuf)>,
+    descend: Option<Pending>,
     matched: Vec<bool>,
 }
 
 enum IvState {
     Iv(DirIv),
-    Plain,
     Missing,
     Damaged(DirIvError),
     Unreadable(io::Error),
@@ -96,16 +120,19 @@ enum IvState {
 
 impl<'v> Walker<'v> {
     pub fn new(vault: &'v UnlockedVault, selection: &'v Selection) -> Walker<'v> {
-        let mut walker = Walker {
+        let root = at::open_dir(vault.root()).map(Arc::new);
+        Walker {
             vault,
             selection,
             opener: vault.content().opener(),
             stack: Vec::new(),
-            descend: Some((PathBuf::new(), PathBuf::new())),
+            descend: Some(Pending {
+                fd: root,
+                cipher_rel: PathBuf::new(),
+                plain_rel: PathBuf::new(),
+            }),
             matched: vec![false; selection.paths().len()],
-        };
-        walker.matched.shrink_to_fit();
-        walker
+        }
     }
 
     /// Selected paths that no entry matched (call after the walk).
@@ -119,122 +146,86 @@ impl<'v> Walker<'v> {
             .collect()
     }
 
-    fn read_dir_iv(&self, dir: &Path) -> IvState {
-        match self.vault.layout().names {
-            NameMode::Plaintext => IvState::Plain,
-            NameMode::Encrypted { dir_iv: false, .. } => IvState::Iv(DirIv::ZERO),
-            NameMode::Encrypted { dir_iv: true, .. } => {
-                let path = dir.join(DIRIV_NAME);
-                let file = fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path);
-                let mut buf = Vec::with_capacity(DIRIV_LEN + 1);
-                match file.and_then(|f| f.take(DIRIV_LEN as u64 + 1).read_to_end(&mut buf)) {
-                    Ok(_) => match DirIv::parse(&buf) {
-                        Ok(iv) => IvState::Iv(iv),
-                        Err(e) => IvState::Damaged(e),
-                    },
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => IvState::Missing,
-                    // A symlink or a directory where the diriv should be.
-                    Err(e)
-                        if e.raw_os_error() == Some(libc::ELOOP)
-                            || e.raw_os_error() == Some(libc::EISDIR) =>
-                    {
-                        IvState::Damaged(DirIvError::Length(0))
-                    }
-                    Err(e) => IvState::Unreadable(e),
-                }
+    fn read_dir_iv(&self, dir: &OwnedFd) -> IvState {
+        if !self.vault.layout().has_dir_iv() {
+            return IvState::Iv(DirIv::ZERO);
+        }
+        match at::open_regular_at(dir.as_fd(), OsStr::new(DIRIV_NAME))
+            .and_then(|f| at::read_limited(f, DIRIV_LEN))
+        {
+            Ok(bytes) => match DirIv::parse(&bytes) {
+                Ok(iv) => IvState::Iv(iv),
+                Err(e) => IvState::Damaged(e),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => IvState::Missing,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                IvState::Damaged(DirIvError::NotAFile)
             }
+            Err(e) => IvState::Unreadable(e),
         }
     }
 
     /// Lists one directory: decrypted entries sorted by name, then problems.
-    fn list_dir(&mut self, cipher_rel: &Path, plain_rel: &Path) -> Vec<WalkItem> {
-        let vault = self.vault;
-        let abs = vault.root().join(cipher_rel);
+    fn list_dir(&mut self, pending: Pending) -> Vec<WalkItem> {
+        let Pending {
+            fd,
+            cipher_rel,
+            plain_rel,
+        } = pending;
         let problem = |cipher: PathBuf, plain: Option<PathBuf>, kind| {
             WalkItem::Problem(Problem {
                 cipher_path: cipher,
                 plain_path: plain,
-                plain_dir: plain_rel.to_path_buf(),
+                plain_dir: plain_rel.clone(),
                 kind,
             })
         };
-        let mut names: Vec<OsString> = Vec::new();
-        match fs::read_dir(&abs) {
-            Ok(rd) => {
-                for item in rd {
-                    match item {
-                        Ok(e) => names.push(e.file_name()),
-                        Err(error) => {
-                            return vec![problem(
-                                cipher_rel.to_path_buf(),
-                                Some(plain_rel.to_path_buf()),
-                                ProblemKind::Io {
-                                    action: "listing the directory",
-                                    error,
-                                },
-                            )];
-                        }
-                    }
-                }
-            }
+        let listed = fd.and_then(|fd| at::list(fd.as_fd()).map(|names| (fd, names)));
+        let (dir, mut names) = match listed {
+            Ok(x) => x,
             Err(error) => {
                 return vec![problem(
-                    cipher_rel.to_path_buf(),
-                    Some(plain_rel.to_path_buf()),
-                    ProblemKind::Io {
+                    cipher_rel.clone(),
+                    Some(plain_rel.clone()),
+                    ProblemKind::Unreadable {
                         action: "listing the directory",
                         error,
                     },
                 )];
             }
-        }
+        };
         names.sort();
+        let vault = self.vault;
         let is_root = cipher_rel.as_os_str().is_empty();
-        let iv = self.read_dir_iv(&abs);
         let layout = *vault.layout();
+        let iv = match layout.names {
+            NameMode::Plaintext => None,
+            NameMode::Encrypted { .. } => Some(self.read_dir_iv(&dir)),
+        };
         let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(names.len());
         let mut entries: Vec<(Vec<u8>, WalkItem)> = Vec::with_capacity(names.len());
         let mut problems = Vec::new();
 
-        for name in &names {
+        for name in names {
             if is_root && name == CONFIG_NAME {
                 continue;
             }
-            let cipher_path = cipher_rel.join(name);
-            let plain_name: Vec<u8> = match (layout.names, vault.names()) {
-                (NameMode::Plaintext, _) | (_, None) => name.as_bytes().to_vec(),
-                (NameMode::Encrypted { dir_iv, .. }, Some(cipher)) => {
-                    if dir_iv && name == DIRIV_NAME {
+            let cipher_path = cipher_rel.join(&name);
+            let plain_name = match (&iv, vault.names()) {
+                (Some(iv), Some(names_cipher)) => {
+                    if layout.has_dir_iv() && name == DIRIV_NAME {
                         continue;
                     }
-                    if is_transient(name, is_root) {
+                    if is_transient(&name, is_root) {
                         continue;
                     }
-                    let Some(text) = name.to_str() else {
-                        problems.push(problem(
-                            cipher_path,
-                            None,
-                            ProblemKind::Name(NameError::Base64),
-                        ));
-                        continue;
-                    };
-                    let cipher_name = match longname::classify(text) {
-                        LongNameKind::Sidecar => continue,
-                        LongNameKind::Short => text.to_string(),
-                        LongNameKind::Hashed => match read_sidecar(&abs, text, cipher.encoding()) {
-                            Ok(n) => n,
-                            Err(kind) => {
-                                problems.push(problem(cipher_path, None, kind));
-                                continue;
-                            }
-                        },
-                    };
-                    let iv = match &iv {
+                    if let Some(text) = name.to_str() {
+                        if longname::classify(text) == LongNameKind::Sidecar {
+                            continue;
+                        }
+                    }
+                    let iv = match iv {
                         IvState::Iv(iv) => iv,
-                        IvState::Plain => &DirIv::ZERO,
                         IvState::Missing => {
                             problems.push(problem(cipher_path, None, ProblemKind::DirIvMissing));
                             continue;
@@ -252,7 +243,7 @@ impl<'v> Walker<'v> {
                             problems.push(problem(
                                 cipher_path,
                                 None,
-                                ProblemKind::Io {
+                                ProblemKind::Unreadable {
                                     action: "reading gocryptfs.diriv",
                                     error,
                                 },
@@ -260,14 +251,19 @@ impl<'v> Walker<'v> {
                             continue;
                         }
                     };
-                    match cipher.decrypt(&cipher_name, iv) {
+                    let long_name_max = match layout.names {
+                        NameMode::Encrypted { long_name_max, .. } => long_name_max,
+                        NameMode::Plaintext => u8::MAX,
+                    };
+                    match decrypt_entry_name(&dir, &name, iv, names_cipher, long_name_max) {
                         Ok(plain) => plain,
-                        Err(e) => {
-                            problems.push(problem(cipher_path, None, ProblemKind::Name(e)));
+                        Err(kind) => {
+                            problems.push(problem(cipher_path, None, kind));
                             continue;
                         }
                     }
                 }
+                _ => name.as_bytes().to_vec(),
             };
             let plain_path = plain_rel.join(OsStr::from_bytes(&plain_name));
             if !seen.insert(plain_name.clone()) {
@@ -278,13 +274,13 @@ impl<'v> Walker<'v> {
                 ));
                 continue;
             }
-            let meta = match fs::symlink_metadata(abs.join(name)) {
+            let meta = match at::lstat_at(dir.as_fd(), &name) {
                 Ok(m) => m,
                 Err(error) => {
                     problems.push(problem(
                         cipher_path,
                         Some(plain_path),
-                        ProblemKind::Io {
+                        ProblemKind::Unreadable {
                             action: "reading metadata",
                             error,
                         },
@@ -292,38 +288,33 @@ impl<'v> Walker<'v> {
                     continue;
                 }
             };
-            let ft = meta.file_type();
-            let kind = if ft.is_file() {
-                EntryKind::File {
-                    plain_size: layout.content.plain_size(meta.len()),
-                }
-            } else if ft.is_dir() {
-                EntryKind::Dir
-            } else if ft.is_symlink() {
-                match self.symlink_target(&abs.join(name)) {
+            let kind = match meta.kind {
+                Kind::File => EntryKind::File {
+                    plain_size: layout.content.plain_size(meta.size),
+                },
+                Kind::Dir => EntryKind::Dir,
+                Kind::Symlink => match self.symlink_target(&dir, &name) {
                     Ok(target) => EntryKind::Symlink { target },
                     Err(kind) => {
                         problems.push(problem(cipher_path, Some(plain_path), kind));
                         continue;
                     }
-                }
-            } else if ft.is_fifo() {
-                EntryKind::Fifo
-            } else if ft.is_socket() {
-                EntryKind::Socket
-            } else if ft.is_char_device() {
-                EntryKind::CharDevice { rdev: meta.rdev() }
-            } else {
-                EntryKind::BlockDevice { rdev: meta.rdev() }
+                },
+                Kind::Fifo => EntryKind::Fifo,
+                Kind::Socket => EntryKind::Socket,
+                Kind::CharDevice => EntryKind::CharDevice { rdev: meta.rdev },
+                Kind::BlockDevice => EntryKind::BlockDevice { rdev: meta.rdev },
             };
             let entry = Entry {
                 plain_path,
                 cipher_path,
+                parent: Arc::clone(&dir),
+                cipher_name: name,
                 kind,
-                mode: meta.mode() & 0o7777,
-                mtime_sec: meta.mtime(),
-                mtime_nsec: meta.mtime_nsec(),
-                cipher_size: meta.len(),
+                mode: meta.mode,
+                mtime_sec: meta.mtime_sec,
+                mtime_nsec: meta.mtime_nsec,
+                cipher_size: meta.size,
                 want: Want::Selected,
             };
             entries.push((plain_name, WalkItem::Entry(entry)));
@@ -334,14 +325,12 @@ impl<'v> Walker<'v> {
         out
     }
 
-    fn symlink_target(&mut self, path: &Path) -> Result<Vec<u8>, ProblemKind> {
-        let stored = fs::read_link(path)
-            .map_err(|error| ProblemKind::Io {
+    fn symlink_target(&mut self, dir: &OwnedFd, name: &OsStr) -> Result<Vec<u8>, ProblemKind> {
+        let stored =
+            at::readlink_at(dir.as_fd(), name).map_err(|error| ProblemKind::Unreadable {
                 action: "reading the symlink",
                 error,
-            })?
-            .into_os_string()
-            .into_vec();
+            })?;
         match self.vault.names() {
             None => Ok(stored),
             Some(names) => {
@@ -354,6 +343,32 @@ impl<'v> Walker<'v> {
     }
 }
 
+/// Decrypts one stored name (reading its sidecar for long names) and checks
+/// that it is exactly what gocryptfs would store for the result: the same
+/// EME ciphertext, hashed if and only if it exceeds LongNameMax. Anything
+/// else cannot be opened through a gocryptfs mount.
+fn decrypt_entry_name(
+    dir: &OwnedFd,
+    name: &OsStr,
+    iv: &DirIv,
+    names: &NameCipher,
+    long_name_max: u8,
+) -> Result<Vec<u8>, ProblemKind> {
+    let text = name.to_str().ok_or(ProblemKind::Name(NameError::Base64))?;
+    let hashed = longname::classify(text) == LongNameKind::Hashed;
+    let cipher_name = if hashed {
+        read_sidecar(dir, text, names)?
+    } else {
+        text.to_string()
+    };
+    let plain = names.decrypt(&cipher_name, iv).map_err(ProblemKind::Name)?;
+    let canonical = names.encrypt(&plain, iv).map_err(ProblemKind::Name)?;
+    if canonical != cipher_name || longname::needs_hashing(&canonical, long_name_max) != hashed {
+        return Err(ProblemKind::NonCanonicalName);
+    }
+    Ok(plain)
+}
+
 /// Leftovers of interrupted gocryptfs operations, which a mount skips and
 /// which carry no user data.
 fn is_transient(name: &OsStr, is_root: bool) -> bool {
@@ -362,23 +377,18 @@ fn is_transient(name: &OsStr, is_root: bool) -> bool {
         || bytes.starts_with(b"gocryptfs.diriv.rmdir.")
 }
 
-fn read_sidecar(
-    dir: &Path,
-    hashed: &str,
-    encoding: crate::format::names::NameEncoding,
-) -> Result<String, ProblemKind> {
-    let path = dir.join(longname::sidecar_name(hashed));
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path);
-    let mut buf = Vec::with_capacity(SIDECAR_MAX + 1);
-    match file.and_then(|f| f.take(SIDECAR_MAX as u64 + 1).read_to_end(&mut buf)) {
-        Ok(_) => {
-            longname::parse_sidecar(hashed, &buf, encoding).map_err(ProblemKind::SidecarDamaged)
-        }
+fn read_sidecar(dir: &OwnedFd, hashed: &str, names: &NameCipher) -> Result<String, ProblemKind> {
+    let sidecar = longname::sidecar_name(hashed);
+    match at::open_regular_at(dir.as_fd(), OsStr::new(&sidecar))
+        .and_then(|f| at::read_limited(f, SIDECAR_MAX))
+    {
+        Ok(buf) => longname::parse_sidecar(hashed, &buf, names.encoding())
+            .map_err(ProblemKind::SidecarDamaged),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ProblemKind::SidecarMissing),
-        Err(error) => Err(ProblemKind::Io {
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            Err(ProblemKind::SidecarDamaged(SidecarError::NotAFile))
+        }
+        Err(error) => Err(ProblemKind::Unreadable {
             action: "reading the .name sidecar",
             error,
         }),
@@ -390,8 +400,8 @@ impl Iterator for Walker<'_> {
 
     fn next(&mut self) -> Option<WalkItem> {
         loop {
-            if let Some((cipher, plain)) = self.descend.take() {
-                let items = self.list_dir(&cipher, &plain);
+            if let Some(pending) = self.descend.take() {
+                let items = self.list_dir(pending);
                 self.stack.push(items.into_iter());
             }
             let top = self.stack.last_mut()?;
@@ -399,8 +409,19 @@ impl Iterator for Walker<'_> {
                 self.stack.pop();
                 continue;
             };
-            let WalkItem::Entry(mut entry) = item else {
-                return Some(item);
+            let mut entry = match item {
+                WalkItem::Entry(entry) => entry,
+                WalkItem::Problem(p) => {
+                    // A problem whose path is known and not selected is not ours.
+                    let unselected = p
+                        .plain_path
+                        .as_ref()
+                        .is_some_and(|path| self.selection.wants(path) == Want::No);
+                    if unselected {
+                        continue;
+                    }
+                    return Some(WalkItem::Problem(p));
+                }
             };
             entry.want = self.selection.wants(&entry.plain_path);
             if entry.want == Want::No {
@@ -412,7 +433,11 @@ impl Iterator for Walker<'_> {
                 }
             }
             if entry.kind == EntryKind::Dir {
-                self.descend = Some((entry.cipher_path.clone(), entry.plain_path.clone()));
+                self.descend = Some(Pending {
+                    fd: at::open_dir_at(entry.parent.as_fd(), &entry.cipher_name).map(Arc::new),
+                    cipher_rel: entry.cipher_path.clone(),
+                    plain_rel: entry.plain_path.clone(),
+                });
             }
             return Some(WalkItem::Entry(entry));
         }
