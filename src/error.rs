@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+use crate::create::CreateError;
 use crate::decrypt::DestinationError;
 use crate::exit::ExitStatus;
 use crate::secrets::SecretError;
@@ -19,6 +20,8 @@ pub enum Error {
     Destination(#[from] DestinationError),
     #[error(transparent)]
     Selection(#[from] SelectionError),
+    #[error(transparent)]
+    Create(#[from] CreateError),
 }
 
 impl Error {
@@ -28,6 +31,7 @@ impl Error {
             Error::Secret(e) => e.status(),
             Error::Destination(e) => e.status(),
             Error::Selection(_) => ExitStatus::Usage,
+            Error::Create(e) => e.status(),
         }
     }
 
@@ -40,6 +44,7 @@ impl Error {
             Error::Selection(_) => {
                 Some("paths are relative to the vault root, as `vaultdrill ls` shows them".into())
             }
+            Error::Create(e) => e.hint(),
         }
     }
 }

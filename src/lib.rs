@@ -8,6 +8,7 @@
 //! - [`exit`], [`error`], [`problem`]: outcomes, as data.
 
 pub mod at;
+pub mod create;
 pub mod decrypt;
 pub mod display;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod exit;
 pub mod format;
 pub mod problem;
 pub mod progress;
+pub mod recovery_kit;
 pub mod secrets;
 pub mod selection;
 pub mod staging;

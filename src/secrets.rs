@@ -62,6 +62,8 @@ pub enum SecretError {
     Terminal(io::Error),
     #[error("standard input: {0}")]
     Stdin(io::Error),
+    #[error("the two passwords typed do not match")]
+    Mismatch,
     #[error("{}: cannot read the master key file: {error}", .path.display())]
     MasterKeyFileRead { path: PathBuf, error: io::Error },
     #[error("{origin}: the master key {error}")]
@@ -103,6 +105,7 @@ impl SecretError {
             SecretError::Empty(_) => {
                 "give the password on standard input, or use --passfile or --extpass".into()
             }
+            SecretError::Mismatch => "type the same password twice".into(),
             SecretError::Terminal(_) => {
                 "use --passfile, --extpass or --masterkey-file instead".into()
             }
@@ -211,6 +214,31 @@ fn prompt_no_echo(prompt: &str) -> io::Result<Zeroizing<Vec<u8>>> {
     drop(restore);
     eprintln!();
     line
+}
+
+/// Reads a new password (for init and passwd): from a file or a program as
+/// with [`read_secret`], or typed twice on the terminal, or one line of
+/// standard input when it is not a terminal.
+pub fn read_new_password(source: &SecretSource) -> Result<Password, SecretError> {
+    match source {
+        SecretSource::Passfile(path) => read_passfile(path),
+        SecretSource::Extpass(args) => run_extpass(args),
+        _ if io::stdin().is_terminal() => {
+            let first = check_line(
+                prompt_no_echo("New password: ").map_err(SecretError::Terminal)?,
+                "terminal",
+            )?;
+            let again = prompt_no_echo("Repeat: ").map_err(SecretError::Terminal)?;
+            if first.bytes() != again.as_slice() {
+                return Err(SecretError::Mismatch);
+            }
+            Ok(first)
+        }
+        _ => check_line(
+            read_first_line(RawStdin).map_err(SecretError::Stdin)?,
+            "standard input",
+        ),
+    }
 }
 
 fn parse_master_key(text: &[u8], origin: &str) -> Result<Secret, SecretError> {

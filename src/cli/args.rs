@@ -71,6 +71,109 @@ Examples:
   vaultdrill decrypt vault out --masterkey-file ~/masterkey.txt     (password forgotten)"
     )]
     Decrypt(DecryptArgs),
+
+    /// Create a new gocryptfs vault natively (gocryptfs 2.x defaults), or
+    /// make a plaintext folder a reverse vault with --reverse.
+    #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Create a new gocryptfs vault natively, as `gocryptfs -init` does: \
+gocryptfs.conf and the root gocryptfs.diriv, with gocryptfs 2.x's defaults (AES-256-GCM, HKDF, \
+per-directory IVs, long names, unpadded base64, scrypt N=2^16). The real gocryptfs mounts it.
+
+The master key is shown once: store it offline. It is the only way in if the password is \
+forgotten or gocryptfs.conf is lost. --recovery-kit FILE writes a printable sheet with the key, \
+the config and the commands to restore in every situation.
+
+Examples:
+  vaultdrill init ~/vault --recovery-kit ~/vault-recovery.md
+  vaultdrill init --reverse ~/Documents          (encrypt only for the cloud)
+  vaultdrill init ~/vault --aessiv --scryptn 18"
+    )]
+    Init(InitArgs),
+
+    /// Change a vault's password (with the old password, or with the master
+    /// key when it is forgotten). The previous config is kept as .bak.
+    #[command(after_help = EXIT_CODES)]
+    Passwd(PasswdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder for the encrypted files (created if missing; must be
+    /// empty), or with --reverse the existing plaintext folder.
+    pub dir: PathBuf,
+
+    /// Reverse mode: the folder stays plaintext and gets a
+    /// .gocryptfs.reverse.conf; an encrypted view of it is what you upload
+    /// (implies --aessiv).
+    #[arg(long)]
+    pub reverse: bool,
+
+    /// Store names unencrypted (content stays encrypted).
+    #[arg(long, conflicts_with_all = ["deterministic_names", "longnamemax"])]
+    pub plaintextnames: bool,
+
+    /// AES-SIV-512 content encryption (nonce-misuse resistant).
+    #[arg(long)]
+    pub aessiv: bool,
+
+    /// XChaCha20-Poly1305 content encryption (fast without AES hardware).
+    #[arg(long, conflicts_with_all = ["aessiv", "reverse"])]
+    pub xchacha: bool,
+
+    /// No gocryptfs.diriv files: the same name encrypts the same way in
+    /// every directory.
+    #[arg(long)]
+    pub deterministic_names: bool,
+
+    /// Hash encrypted names longer than N characters into
+    /// gocryptfs.longname.* files (62..255; default 255).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(62..=255))]
+    pub longnamemax: Option<u8>,
+
+    /// scrypt cost as log2(N), 10..28 (default 16 = 64 MiB, as gocryptfs).
+    #[arg(long, value_name = "LOG2N", default_value_t = 16, value_parser = clap::value_parser!(u8).range(10..=28))]
+    pub scryptn: u8,
+
+    /// Read the new password from the first line of FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "extpass")]
+    pub passfile: Option<PathBuf>,
+
+    /// Run CMD and use the first line it prints as the new password.
+    #[arg(long, value_name = "CMD")]
+    pub extpass: Vec<String>,
+
+    /// Write a printable Markdown recovery sheet to FILE (mode 0600; must
+    /// not exist): master key, config, flags, and the restore commands.
+    #[arg(long, value_name = "FILE")]
+    pub recovery_kit: Option<PathBuf>,
+
+    /// Print the master key even when standard output is not a terminal
+    /// (it could end up in a log file).
+    #[arg(long)]
+    pub print_masterkey: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// The encrypted folder (or the plaintext folder of a reverse vault).
+    pub dir: PathBuf,
+
+    /// Read the new password from the first line of FILE (otherwise it is
+    /// asked twice on the terminal).
+    #[arg(long, value_name = "FILE", conflicts_with = "new_extpass")]
+    pub new_passfile: Option<PathBuf>,
+
+    /// Run CMD and use the first line it prints as the new password.
+    #[arg(long, value_name = "CMD")]
+    pub new_extpass: Vec<String>,
+
+    /// New scrypt cost as log2(N) (default: keep the current one).
+    #[arg(long, value_name = "LOG2N", value_parser = clap::value_parser!(u8).range(10..=28))]
+    pub scryptn: Option<u8>,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
 }
 
 #[derive(Debug, Args)]

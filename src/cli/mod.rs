@@ -4,6 +4,7 @@
 mod args;
 mod cmd_decrypt;
 mod cmd_info;
+mod cmd_init;
 mod cmd_ls;
 mod output;
 mod progress;
@@ -50,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Info(a) => cmd_info::run(a),
         Command::Ls(a) => cmd_ls::run(a),
         Command::Decrypt(a) => cmd_decrypt::run(a, &cli),
+        Command::Init(a) => cmd_init::run_init(a, &cli),
+        Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
     };
     let status = match result {
         Ok(status) => status,

@@ -129,6 +129,83 @@ impl ScryptParams {
     }
 }
 
+/// What a new vault should look like (the options of `gocryptfs -init`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewVaultOptions {
+    pub plaintext_names: bool,
+    pub aessiv: bool,
+    pub xchacha: bool,
+    pub deterministic_names: bool,
+    /// 0 or 255 for the default; 62..=254 to hash shorter names.
+    pub long_name_max: u8,
+    /// log2 of scrypt's N (10..=28); gocryptfs's default is 16.
+    pub scrypt_log_n: u8,
+    /// A reverse vault (implies AES-SIV).
+    pub reverse: bool,
+}
+
+impl Default for NewVaultOptions {
+    fn default() -> Self {
+        NewVaultOptions {
+            plaintext_names: false,
+            aessiv: false,
+            xchacha: false,
+            deterministic_names: false,
+            long_name_max: 0,
+            scrypt_log_n: 16,
+            reverse: false,
+        }
+    }
+}
+
+impl NewVaultOptions {
+    /// The feature flags `gocryptfs -init` writes for these options, in its
+    /// order (`configfile.Create`).
+    pub fn feature_flags(&self) -> Vec<FeatureFlag> {
+        use FeatureFlag::*;
+        let mut flags = vec![
+            HKDF,
+            if self.xchacha {
+                XChaCha20Poly1305
+            } else {
+                GCMIV128
+            },
+        ];
+        if self.plaintext_names {
+            flags.push(PlaintextNames);
+        } else {
+            if !self.deterministic_names {
+                flags.push(DirIV);
+            }
+            if self.long_name_max != 0 && self.long_name_max != 255 {
+                flags.push(LongNameMax);
+            }
+            flags.extend([EMENames, LongNames, Raw64]);
+        }
+        if self.aessiv || self.reverse {
+            flags.push(AESSIV);
+        }
+        flags
+    }
+
+    /// Checks what gocryptfs checks before creating a vault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(10..=28).contains(&self.scrypt_log_n) {
+            return Err(ConfigError::Scrypt(format!(
+                "scrypt N=2^{} is outside 2^10..2^28",
+                self.scrypt_log_n
+            )));
+        }
+        if self.long_name_max != 0 && self.long_name_max < 62 {
+            return Err(ConfigError::InvalidCombination(format!(
+                "LongNameMax {} is outside the range 62..255",
+                self.long_name_max
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// FIDO2 parameters; only carried so that a config round-trips unchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fido2Params {
@@ -254,6 +331,34 @@ impl VaultConfig {
             feature_flags,
             fido2,
             long_name_max,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A new config (validated) with everything but the key material:
+    /// `scrypt.salt` and `encrypted_key` are empty until
+    /// `unlock::seal_master_key` fills them.
+    pub fn new_for(options: &NewVaultOptions, creator: &str) -> Result<VaultConfig, ConfigError> {
+        options.validate()?;
+        let config = VaultConfig {
+            creator: creator.to_string(),
+            encrypted_key: Vec::new(),
+            scrypt: ScryptParams {
+                salt: vec![0; 32],
+                n: 1 << options.scrypt_log_n,
+                r: 8,
+                p: 1,
+                key_len: 32,
+            },
+            version: FORMAT_VERSION,
+            feature_flags: Some(options.feature_flags()),
+            fido2: None,
+            long_name_max: if options.long_name_max == 255 {
+                0
+            } else {
+                options.long_name_max
+            },
         };
         config.validate()?;
         Ok(config)
@@ -617,6 +722,113 @@ mod tests {
             VaultConfig::parse(b"{\"Creator\":"),
             Err(ConfigError::NotJson(_))
         ));
+    }
+
+    #[test]
+    fn new_configs_have_gocryptfs_init_flag_order() {
+        let names = |o: NewVaultOptions| -> Vec<&str> {
+            VaultConfig::new_for(&o, "t")
+                .unwrap()
+                .flags()
+                .iter()
+                .map(|f| f.as_str())
+                .collect()
+        };
+        let d = NewVaultOptions::default();
+        assert_eq!(
+            names(d),
+            [
+                "HKDF",
+                "GCMIV128",
+                "DirIV",
+                "EMENames",
+                "LongNames",
+                "Raw64"
+            ]
+        );
+        assert_eq!(
+            names(NewVaultOptions {
+                plaintext_names: true,
+                ..d
+            }),
+            ["HKDF", "GCMIV128", "PlaintextNames"]
+        );
+        assert_eq!(
+            names(NewVaultOptions { xchacha: true, ..d }),
+            [
+                "HKDF",
+                "XChaCha20Poly1305",
+                "DirIV",
+                "EMENames",
+                "LongNames",
+                "Raw64"
+            ]
+        );
+        assert_eq!(
+            names(NewVaultOptions {
+                deterministic_names: true,
+                ..d
+            }),
+            ["HKDF", "GCMIV128", "EMENames", "LongNames", "Raw64"]
+        );
+        assert_eq!(
+            names(NewVaultOptions {
+                long_name_max: 62,
+                ..d
+            }),
+            [
+                "HKDF",
+                "GCMIV128",
+                "DirIV",
+                "LongNameMax",
+                "EMENames",
+                "LongNames",
+                "Raw64"
+            ]
+        );
+        assert_eq!(
+            names(NewVaultOptions { reverse: true, ..d }),
+            [
+                "HKDF",
+                "GCMIV128",
+                "DirIV",
+                "EMENames",
+                "LongNames",
+                "Raw64",
+                "AESSIV"
+            ]
+        );
+        assert!(
+            VaultConfig::new_for(
+                &NewVaultOptions {
+                    xchacha: true,
+                    aessiv: true,
+                    ..d
+                },
+                "t"
+            )
+            .is_err()
+        );
+        assert!(
+            VaultConfig::new_for(
+                &NewVaultOptions {
+                    long_name_max: 61,
+                    ..d
+                },
+                "t"
+            )
+            .is_err()
+        );
+        assert!(
+            VaultConfig::new_for(
+                &NewVaultOptions {
+                    scrypt_log_n: 9,
+                    ..d
+                },
+                "t"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -78,6 +78,16 @@ impl MasterKey {
         s
     }
 
+    /// The key as `gocryptfs -init` prints it: two lines of four groups.
+    pub fn to_printed_two_lines(&self) -> Zeroizing<String> {
+        let one = self.to_printed();
+        let mut s = Zeroizing::new(String::with_capacity(one.len() + 1));
+        s.push_str(&one[..36]);
+        s.push('\n');
+        s.push_str(&one[36..]);
+        s
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }

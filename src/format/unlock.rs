@@ -102,6 +102,34 @@ pub fn unlock_with_password(
     Ok(MasterKey::from_bytes(&mut bytes))
 }
 
+/// Fills a config's key material: a fresh salt and `EncryptedKey` (the
+/// master key wrapped under `password`, as gocryptfs's `EncryptKey`).
+/// `nonce` is 16 bytes with HKDF, 12 without. Used by init and passwd.
+pub fn seal_master_key(
+    config: &mut VaultConfig,
+    master_key: &MasterKey,
+    password: &Password,
+    log_n: u8,
+    salt: [u8; 32],
+    nonce: &[u8],
+) -> Result<(), UnlockError> {
+    config.scrypt = ScryptParams {
+        salt: salt.to_vec(),
+        n: 1u64 << log_n,
+        r: 8,
+        p: 1,
+        key_len: 32,
+    };
+    config.encrypted_key = wrap_master_key(
+        master_key,
+        password,
+        &config.scrypt,
+        config.has(FeatureFlag::HKDF),
+        nonce,
+    )?;
+    Ok(())
+}
+
 /// Wraps `master_key` under `password` into `EncryptedKey` bytes, as
 /// gocryptfs's `EncryptKey` does. `nonce` is 16 bytes with HKDF, 12 without.
 pub fn wrap_master_key(

@@ -229,20 +229,36 @@ impl LockedVault {
         limits: &ScryptLimits,
     ) -> Result<UnlockedVault, VaultError> {
         self.require_forward()?;
+        let master_key = self.master_key(secret, limits)?;
+        Ok(UnlockedVault::new(
+            self.root,
+            self.config.layout(),
+            &master_key,
+        ))
+    }
+
+    /// The master key, proven: a password by the config's authenticated
+    /// key wrap, a master key by authenticating the vault's data with it
+    /// (which a reverse plaintext folder cannot offer).
+    pub fn master_key(
+        &self,
+        secret: Secret,
+        limits: &ScryptLimits,
+    ) -> Result<MasterKey, VaultError> {
         match secret {
             Secret::Password(pw) => {
-                let mk = unlock_with_password(&self.config, &pw, limits).map_err(|error| {
+                unlock_with_password(&self.config, &pw, limits).map_err(|error| {
                     VaultError::Unlock {
                         path: self.config_path.clone(),
                         error,
                     }
-                })?;
-                Ok(UnlockedVault::new(self.root, self.config.layout(), &mk))
+                })
             }
             Secret::MasterKey(mk) => {
-                let vault = UnlockedVault::new(self.root, self.config.layout(), &mk);
+                self.require_forward()?;
+                let vault = UnlockedVault::new(self.root.clone(), self.config.layout(), &mk);
                 keycheck::confirm_master_key(&vault)?;
-                Ok(vault)
+                Ok(mk)
             }
         }
     }

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use serde::Deserialize;
@@ -197,4 +199,150 @@ pub fn cipher_path_of(vault: &Path, plain: &str) -> PathBuf {
         }
     }
     panic!("{plain} not listed in {}", vault.display());
+}
+
+// ---- the real gocryptfs (interop tests) ----
+
+pub const PASSWORD: &str = "interop test password";
+
+pub fn require(tool: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let candidate = Path::new(dir).join(tool);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "{tool} is required by the gocryptfs interop tests and is not installed: run `bash .ci/run` \
+         (or apt-get install gocryptfs fuse3). These tests fail rather than skip."
+    );
+}
+
+pub fn run(cmd: &mut StdCommand) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A FUSE mount that is unmounted when dropped.
+pub struct Mount {
+    pub point: PathBuf,
+}
+
+impl Mount {
+    pub fn new(args: &[&str], source: &Path, point: &Path, passfile: &Path) -> Mount {
+        require("fusermount3");
+        fs::create_dir_all(point).expect("mountpoint");
+        // gocryptfs daemonizes and the daemon keeps inherited pipes open, so
+        // wait for the exit status only, with output going to a file.
+        let log = point.with_extension("log");
+        let status = StdCommand::new(require("gocryptfs"))
+            .args(["-q", "-nosyslog", "-passfile"])
+            .arg(passfile)
+            .args(args)
+            .arg(source)
+            .arg(point)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).expect("log"))
+            .status()
+            .expect("gocryptfs runs");
+        assert!(
+            status.success(),
+            "mounting {} failed: {}",
+            source.display(),
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+        Mount {
+            point: point.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        for attempt in 0..50 {
+            let ok = StdCommand::new("fusermount3")
+                .arg("-u")
+                .arg(&self.point)
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100 * (attempt % 5 + 1)));
+        }
+        let _ = StdCommand::new("fusermount3")
+            .arg("-uz")
+            .arg(&self.point)
+            .status();
+    }
+}
+
+pub fn content(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+pub fn write_file(root: &Path, rel: &str, len: usize, mode: u32) {
+    let path = root.join(rel);
+    fs::write(&path, content(rel, len)).expect("write");
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// The tree of the issue: boundary sizes, several MiB, holes, name
+/// lengths 1..255, unicode, deep directories, symlinks, modes, mtimes.
+pub fn write_tree(root: &Path) {
+    for size in [0usize, 1, 4095, 4096, 4097, 5 * 1024 * 1024 + 7] {
+        write_file(root, &format!("size-{size}"), size, 0o644);
+    }
+    {
+        let mut f = fs::File::create(root.join("sparse")).expect("create");
+        f.write_all(&content("sparse-head", 3000)).expect("write");
+        f.seek(SeekFrom::Start(40 * 4096 + 11)).expect("seek");
+        f.write_all(&content("sparse-mid", 5000)).expect("write");
+        f.set_len(300 * 4096)
+            .expect("extend with a hole at the end");
+    }
+    for len in [1usize, 15, 16, 17, 175, 176, 255] {
+        let name: String = format!("{len}-{}", "n".repeat(len))
+            .chars()
+            .take(len)
+            .collect();
+        write_file(root, &name, len * 3, 0o644);
+    }
+    write_file(root, "Grüße, 世界 🦀.txt", 777, 0o644);
+    let deep = "d1/d2/d3/d4/d5/d6/d7/d8";
+    fs::create_dir_all(root.join(deep)).expect("mkdir");
+    write_file(root, &format!("{deep}/bottom.bin"), 9000, 0o600);
+    let long_dir = "L".repeat(200);
+    fs::create_dir(root.join(&long_dir)).expect("mkdir");
+    write_file(root, &format!("{long_dir}/{}", "f".repeat(255)), 100, 0o644);
+    fs::create_dir(root.join("empty")).expect("mkdir");
+    write_file(root, "exec.sh", 20, 0o755);
+    write_file(root, "ro.txt", 20, 0o444);
+    symlink("d1/d2/d3/d4/d5/d6/d7/d8/bottom.bin", root.join("rel-link")).expect("symlink");
+    symlink("/usr/share/doc", root.join("abs-link")).expect("symlink");
+    symlink("../../size-1", root.join("d1/d2/up-link")).expect("symlink");
+    fs::set_permissions(root.join("d1/d2/d3"), fs::Permissions::from_mode(0o750)).expect("chmod");
+    // Distinct mtimes, deepest first so directories keep theirs.
+    let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.expect("walk").into_path())
+        .collect();
+    paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for (i, p) in paths.iter().enumerate() {
+        let t = filetime::FileTime::from_unix_time(1_600_000_000 + i as i64 * 61, 987_654_321);
+        filetime::set_symlink_file_times(p, t, t).expect("utimes");
+    }
 }

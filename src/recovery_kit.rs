@@ -1,0 +1,278 @@
+//! The recovery sheet `init --recovery-kit` writes: a printable Markdown
+//! page with the master key, the config, the vault's flags, and the exact
+//! commands to restore with the password, with the master key, and with
+//! neither the config nor gocryptfs. Built from data, rendered here.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::format::config::VaultConfig;
+use crate::format::keys::MasterKey;
+use crate::format::layout::{NameMode, VaultLayout};
+
+/// Everything the sheet says.
+pub struct RecoveryKit<'a> {
+    pub vault_path: &'a Path,
+    pub reverse: bool,
+    pub created: String,
+    pub config: &'a VaultConfig,
+    pub master_key: &'a MasterKey,
+}
+
+/// The options gocryptfs needs, with `-masterkey`, to mount this vault
+/// without its config (`gocryptfs -masterkey` ignores the config file).
+pub fn gocryptfs_masterkey_flags(layout: &VaultLayout) -> Vec<String> {
+    let mut flags = Vec::new();
+    match layout.content {
+        crate::format::ContentAlgorithm::AesSiv => flags.push("-aessiv".to_string()),
+        crate::format::ContentAlgorithm::XChaCha20Poly1305 => flags.push("-xchacha".to_string()),
+        crate::format::ContentAlgorithm::AesGcm => {}
+    }
+    match layout.names {
+        NameMode::Plaintext => flags.push("-plaintextnames".into()),
+        NameMode::Encrypted {
+            dir_iv,
+            raw64,
+            long_name_max,
+        } => {
+            if !dir_iv {
+                flags.push("-deterministic-names".into());
+            }
+            if !raw64 {
+                flags.push("-raw64=false".into());
+            }
+            if long_name_max != 255 {
+                flags.push(format!("-longnamemax {long_name_max}"));
+            }
+        }
+    }
+    if !layout.hkdf {
+        flags.push("-hkdf=false".into());
+    }
+    flags
+}
+
+fn quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+impl RecoveryKit<'_> {
+    pub fn render_markdown(&self) -> Zeroizing<String> {
+        let layout = self.config.layout();
+        let v = quote(self.vault_path);
+        let key = self.master_key.to_printed_two_lines();
+        let mut key_block = Zeroizing::new(String::new());
+        for line in key.lines() {
+            key_block.push_str("    ");
+            key_block.push_str(line);
+            key_block.push('\n');
+        }
+        let mut flags = gocryptfs_masterkey_flags(&layout).join(" ");
+        if !flags.is_empty() {
+            flags.push(' ');
+        }
+        let mut out = Zeroizing::new(String::with_capacity(4096));
+        let o = &mut *out;
+        let _ = writeln!(
+            o,
+            "# Recovery sheet: gocryptfs vault `{}`\n",
+            self.vault_path.display()
+        );
+        let _ = writeln!(
+            o,
+            "Created {} by {}. **Keep this page offline** (printed, in a drawer): with it and a copy \
+             of the encrypted folder, anyone can read every file, no password needed.\n",
+            self.created, self.config.creator
+        );
+        let _ = writeln!(o, "## Master key\n");
+        o.push_str(&key_block);
+        let _ = writeln!(
+            o,
+            "\n64 hex digits in 8 groups of 8. To use it, type it into a file (here `key.txt`); \
+             dashes, spaces and line breaks do not matter.\n"
+        );
+        let _ = writeln!(o, "## What kind of vault this is\n");
+        let _ = writeln!(
+            o,
+            "- Kind: {}",
+            if self.reverse {
+                "reverse (plaintext folder, encrypted view uploaded)"
+            } else {
+                "forward (encrypted folder)"
+            }
+        );
+        let _ = writeln!(o, "- Content: {}", layout.content.describe());
+        let _ = writeln!(
+            o,
+            "- Key derivation: {}",
+            if layout.hkdf {
+                "HKDF-SHA256"
+            } else {
+                "none (master key used directly)"
+            }
+        );
+        let _ = writeln!(o, "- Names: {}", layout.names);
+        let _ = writeln!(
+            o,
+            "- Feature flags: {}",
+            self.config
+                .flags()
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let s = &self.config.scrypt;
+        let _ = writeln!(
+            o,
+            "- Password hashing: scrypt N=2^{} R={} P={}\n",
+            s.log_n(),
+            s.r,
+            s.p
+        );
+        let config_name = if self.reverse {
+            ".gocryptfs.reverse.conf"
+        } else {
+            "gocryptfs.conf"
+        };
+        let _ = writeln!(o, "## The config file (`{config_name}`) as written\n");
+        let _ = writeln!(
+            o,
+            "It holds the master key encrypted with your password. If the file is lost, retype it from here.\n"
+        );
+        let _ = writeln!(o, "```json\n{}```\n", self.config.to_gocryptfs_json());
+        let what = if self.reverse {
+            "the encrypted copy you uploaded (the `gocryptfs -reverse` view)"
+        } else {
+            "the encrypted folder, or a copy of it"
+        };
+        let _ = writeln!(
+            o,
+            "In the commands below, `{v}` stands for {what}, and `~/restored` for a new folder.\n"
+        );
+        let _ = writeln!(o, "## Restore with the password\n");
+        let _ = writeln!(o, "    vaultdrill decrypt {v} ~/restored\n");
+        let _ = writeln!(
+            o,
+            "With gocryptfs and FUSE instead: `gocryptfs {v} /mnt/vault`, then copy the files out.\n"
+        );
+        let _ = writeln!(o, "## Restore with the master key (password forgotten)\n");
+        let _ = writeln!(
+            o,
+            "    vaultdrill decrypt {v} ~/restored --masterkey-file key.txt\n"
+        );
+        let _ = writeln!(
+            o,
+            "With gocryptfs instead: `gocryptfs -masterkey=stdin {flags}{v} /mnt/vault < key.txt`."
+        );
+        let _ = writeln!(
+            o,
+            "To set a new password: `vaultdrill passwd {v} --masterkey-file key.txt`.\n"
+        );
+        let _ = writeln!(o, "## Restore with neither the config nor gocryptfs\n");
+        let _ = writeln!(
+            o,
+            "Retype the JSON above into a file `{config_name}` (anywhere), then, on any Linux machine with vaultdrill (no FUSE needed):\n"
+        );
+        let _ = writeln!(
+            o,
+            "    vaultdrill decrypt {v} ~/restored --config {config_name} --masterkey-file key.txt\n"
+        );
+        let _ = writeln!(
+            o,
+            "With the master key, vaultdrill needs the config only for the flags listed above; the key inside it is not used. \
+             It checks the key against the data before writing anything (exit code 3 if it does not match)."
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::config::NewVaultOptions;
+
+    #[test]
+    fn gocryptfs_flags_for_every_layout() {
+        let cfg = |o| VaultConfig::new_for(&o, "t").unwrap().layout();
+        let d = NewVaultOptions::default();
+        assert!(gocryptfs_masterkey_flags(&cfg(d)).is_empty());
+        assert_eq!(
+            gocryptfs_masterkey_flags(&cfg(NewVaultOptions { aessiv: true, ..d })),
+            ["-aessiv"]
+        );
+        assert_eq!(
+            gocryptfs_masterkey_flags(&cfg(NewVaultOptions {
+                xchacha: true,
+                deterministic_names: true,
+                long_name_max: 100,
+                ..d
+            })),
+            ["-xchacha", "-deterministic-names", "-longnamemax 100"]
+        );
+        assert_eq!(
+            gocryptfs_masterkey_flags(&cfg(NewVaultOptions {
+                plaintext_names: true,
+                ..d
+            })),
+            ["-plaintextnames"]
+        );
+        let legacy = VaultLayout {
+            hkdf: false,
+            names: NameMode::Encrypted {
+                dir_iv: true,
+                raw64: false,
+                long_name_max: 255,
+            },
+            ..cfg(d)
+        };
+        assert_eq!(
+            gocryptfs_masterkey_flags(&legacy),
+            ["-raw64=false", "-hkdf=false"]
+        );
+    }
+
+    #[test]
+    fn sheet_has_key_config_and_commands() {
+        let mk = MasterKey::from_bytes(&mut [0xab; 32]);
+        let config = VaultConfig::new_for(
+            &NewVaultOptions {
+                aessiv: true,
+                ..Default::default()
+            },
+            "vaultdrill 0.1.0",
+        )
+        .unwrap();
+        let kit = RecoveryKit {
+            vault_path: Path::new("/backup/my vault"),
+            reverse: false,
+            created: "2026-12-04T20:00:00Z".into(),
+            config: &config,
+            master_key: &mk,
+        };
+        let md = kit.render_markdown();
+        assert!(md.contains(
+            "    abababab-abababab-abababab-abababab-\n    abababab-abababab-abababab-abababab\n"
+        ));
+        assert!(md.contains(&config.to_gocryptfs_json()));
+        assert!(
+            md.contains(
+                "vaultdrill decrypt '/backup/my vault' ~/restored --masterkey-file key.txt"
+            )
+        );
+        assert!(md.contains(
+            "gocryptfs -masterkey=stdin -aessiv '/backup/my vault' /mnt/vault < key.txt"
+        ));
+        assert!(md.contains("--config gocryptfs.conf --masterkey-file key.txt"));
+    }
+}
