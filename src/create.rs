@@ -140,6 +140,54 @@ fn write_temp(
     Ok(temp)
 }
 
+/// Writes `config` as `name` in `dir`, the way gocryptfs does, refusing to
+/// replace an existing file.
+fn place_new_config(
+    dir_fd: BorrowedFd<'_>,
+    dir: &Path,
+    name: &str,
+    config: &VaultConfig,
+) -> Result<(), CreateError> {
+    let path = dir.join(name);
+    let temp = write_temp(dir_fd, dir, name, config.to_gocryptfs_json().as_bytes())?;
+    if let Err(e) = at::rename_noreplace_at(dir_fd, OsStr::new(&temp), OsStr::new(name)) {
+        let _ = at::unlink_at(dir_fd, OsStr::new(&temp));
+        return Err(if e.kind() == io::ErrorKind::AlreadyExists {
+            CreateError::ConfigExists(path)
+        } else {
+            CreateError::Io { path, error: e }
+        });
+    }
+    rustix::fs::fsync(dir_fd).map_err(|e| CreateError::Io {
+        path: dir.to_path_buf(),
+        error: e.into(),
+    })
+}
+
+/// Writes a new config for a vault whose config is lost: `layout` as
+/// detected, the master key wrapped under `password`. `dir` is the
+/// encrypted folder (`gocryptfs.conf`) or, with `reverse`, the plaintext
+/// folder (`.gocryptfs.reverse.conf`). Never replaces an existing config.
+pub fn regenerate_config(
+    dir: &Path,
+    reverse: bool,
+    layout: &crate::format::VaultLayout,
+    master_key: &MasterKey,
+    password: &Password,
+    log_n: u8,
+) -> Result<(PathBuf, VaultConfig), CreateError> {
+    let name = if reverse {
+        REVERSE_CONFIG_NAME
+    } else {
+        CONFIG_NAME
+    };
+    let config = VaultConfig::for_layout(layout, log_n, &creator())?;
+    let config = sealed(config, master_key, password, log_n)?;
+    let dir_fd = at::open_dir(dir).map_err(io_err(dir))?;
+    place_new_config(dir_fd.as_fd(), dir, name, &config)?;
+    Ok((dir.join(name), config))
+}
+
 /// What `init` made.
 pub struct CreatedVault {
     pub config_path: PathBuf,

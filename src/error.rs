@@ -9,6 +9,7 @@ use crate::exit::ExitStatus;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
 use crate::vault::VaultError;
+use crate::vault::detect::DetectError;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -22,6 +23,8 @@ pub enum Error {
     Selection(#[from] SelectionError),
     #[error(transparent)]
     Create(#[from] CreateError),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
 }
 
 impl Error {
@@ -32,6 +35,7 @@ impl Error {
             Error::Destination(e) => e.status(),
             Error::Selection(_) => ExitStatus::Usage,
             Error::Create(e) => e.status(),
+            Error::Detect(e) => e.status(),
         }
     }
 
@@ -45,6 +49,7 @@ impl Error {
                 Some("paths are relative to the vault root, as `vaultdrill ls` shows them".into())
             }
             Error::Create(e) => e.hint(),
+            Error::Detect(e) => e.hint(),
         }
     }
 }

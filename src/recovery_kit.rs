@@ -182,16 +182,32 @@ impl RecoveryKit<'_> {
         let _ = writeln!(o, "## Restore with neither the config nor gocryptfs\n");
         let _ = writeln!(
             o,
-            "Retype the JSON above into a file `{config_name}` (anywhere), then, on any Linux machine with vaultdrill (no FUSE needed):\n"
+            "On any Linux machine with vaultdrill (no FUSE, no gocryptfs), the master key alone is enough: \
+             vaultdrill detects every flag listed above from the encrypted files and proves the key \
+             before writing anything (exit code 3 if it does not match).\n"
         );
         let _ = writeln!(
             o,
-            "    vaultdrill decrypt {v} ~/restored --config {config_name} --masterkey-file key.txt\n"
+            "    vaultdrill decrypt {v} ~/restored --masterkey-file key.txt\n"
         );
         let _ = writeln!(
             o,
-            "With the master key, vaultdrill needs the config only for the flags listed above; the key inside it is not used. \
-             It checks the key against the data before writing anything (exit code 3 if it does not match)."
+            "To get a working `{config_name}` back, under a new password:\n"
+        );
+        if self.reverse {
+            let _ = writeln!(
+                o,
+                "    vaultdrill regen-config {v} --masterkey-file key.txt --reverse-plaindir PLAINTEXT-FOLDER\n"
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "    vaultdrill regen-config {v} --masterkey-file key.txt\n"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "Or retype the JSON above into `{config_name}`: it opens with the password you chose at creation."
         );
         out
     }
@@ -273,6 +289,6 @@ mod tests {
         assert!(md.contains(
             "gocryptfs -masterkey=stdin -aessiv '/backup/my vault' /mnt/vault < key.txt"
         ));
-        assert!(md.contains("--config gocryptfs.conf --masterkey-file key.txt"));
+        assert!(md.contains("vaultdrill regen-config '/backup/my vault' --masterkey-file key.txt"));
     }
 }

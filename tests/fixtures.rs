@@ -276,3 +276,161 @@ fn the_demo_vault_decrypts() {
         256 * 1024
     );
 }
+
+// ---- a lost gocryptfs.conf ----
+
+fn regen_json(
+    vault: &std::path::Path,
+    key: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    vaultdrill()
+        .args(["regen-config", "--dry-run", "--json", "--masterkey-file"])
+        .arg(key)
+        .arg(vault)
+        .args(extra)
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn regen_config_detects_every_flavour_from_ciphertext_alone() {
+    for flavour in FLAVOURS {
+        let (_tmp, vault) = unpack(flavour);
+        fs::remove_file(vault.join("gocryptfs.conf")).expect("rm config");
+        let out = regen_json(&vault, &masterkey_file(flavour), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flavour}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let original = VaultConfig::parse(
+            &fs::read(
+                testdata()
+                    .join("vaults")
+                    .join(flavour)
+                    .join("gocryptfs.conf"),
+            )
+            .expect("conf"),
+        )
+        .expect("parse");
+        let want: Vec<&str> = original.flags().iter().map(|f| f.as_str()).collect();
+        let got: Vec<&str> = v["feature_flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .map(|f| f.as_str().expect("str"))
+            .collect();
+        assert_eq!(got, want, "{flavour}");
+        assert!(v["written"].is_null());
+        assert!(
+            vault
+                .read_dir()
+                .expect("ls")
+                .all(|e| e.expect("e").file_name() != "gocryptfs.conf"),
+            "dry run writes nothing"
+        );
+    }
+}
+
+#[test]
+fn decrypt_with_the_master_key_needs_no_config() {
+    for flavour in FLAVOURS {
+        let (tmp, vault) = unpack(flavour);
+        fs::remove_file(vault.join("gocryptfs.conf")).expect("rm config");
+        let dest = tmp.path().join("out");
+        let out = vaultdrill()
+            .arg("decrypt")
+            .arg(&vault)
+            .arg(&dest)
+            .arg("--masterkey-file")
+            .arg(masterkey_file(flavour))
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flavour}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("gocryptfs.conf is missing; flags detected")
+        );
+        assert_same_tree(&snapshot(&dest), &expected(flavour), flavour);
+    }
+}
+
+#[test]
+fn regen_config_refuses_a_wrong_key_and_names_what_it_cannot_tell() {
+    let (_tmp, vault) = unpack("default");
+    fs::remove_file(vault.join("gocryptfs.conf")).expect("rm config");
+    let out = regen_json(&vault, &masterkey_file("aessiv"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the master key authenticates nothing"));
+
+    // Only names and empty files left: the key is proven by the names, but
+    // only file data tells the cipher.
+    for e in walkdir::WalkDir::new(&vault)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+    {
+        let meta = fs::symlink_metadata(e.path()).expect("meta");
+        let name = e.file_name().to_string_lossy();
+        if (meta.is_file()
+            && meta.len() > 18
+            && name != "gocryptfs.diriv"
+            && !name.ends_with(".name"))
+            || meta.file_type().is_symlink()
+        {
+            fs::remove_file(e.path()).expect("rm");
+        }
+    }
+    let out = regen_json(&vault, &masterkey_file("default"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot tell the content cipher"));
+    let out = regen_json(&vault, &masterkey_file("default"), &["--gcm"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An empty vault proves nothing.
+    let empty = tempfile::TempDir::new().expect("tmp");
+    let out = regen_json(empty.path(), &masterkey_file("default"), &[]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn regen_config_never_replaces_a_config() {
+    let (_tmp, vault) = unpack("default");
+    let before = fs::read(vault.join("gocryptfs.conf")).expect("conf");
+    let out = vaultdrill()
+        .args(["regen-config", "--masterkey-file"])
+        .arg(masterkey_file("default"))
+        .arg("--new-passfile")
+        .arg(password_file())
+        .arg(&vault)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("regen-config never replaces one"));
+    assert_eq!(
+        fs::read(vault.join("gocryptfs.conf")).expect("conf"),
+        before
+    );
+}

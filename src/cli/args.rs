@@ -95,6 +95,112 @@ Examples:
     /// key when it is forgotten). The previous config is kept as .bak.
     #[command(after_help = EXIT_CODES)]
     Passwd(PasswdArgs),
+
+    /// Rebuild a lost gocryptfs.conf from the master key: detect every
+    /// feature flag from the ciphertext, then write a config under a new
+    /// password that gocryptfs mounts.
+    #[command(after_help = EXIT_CODES)]
+    #[command(long_about = "Rebuild a lost gocryptfs.conf from the master key.
+
+Every feature flag is detected from the ciphertext alone: the content cipher and HKDF by trial \
+authentication of real file blocks, the name scheme by decrypting real names (gocryptfs.diriv or \
+deterministic, padded or unpadded base64, LongNameMax from the long names), or plaintext names. \
+The key is proven on the way: if it authenticates nothing, nothing is written (exit 3). What the \
+vault cannot tell (a vault without files, say) is named, to be given as options.
+
+Then a new config is written under a new password; the real gocryptfs mounts it. \
+(`vaultdrill decrypt --masterkey-file` does the same detection by itself when no config exists.)
+
+Examples:
+  vaultdrill regen-config ~/vault --masterkey-file key.txt --dry-run
+  vaultdrill regen-config ~/vault --masterkey-file key.txt --new-passfile new-password.txt
+  vaultdrill regen-config ~/uploaded-copy --masterkey-file key.txt --reverse-plaindir ~/Documents")]
+    RegenConfig(RegenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegenArgs {
+    /// The encrypted folder whose config is lost (for a reverse vault: an
+    /// exported copy of its encrypted view).
+    pub cipherdir: PathBuf,
+
+    /// Read the master key from FILE (as gocryptfs printed it).
+    #[arg(long, value_name = "FILE", required_unless_present = "masterkey_stdin")]
+    pub masterkey_file: Option<PathBuf>,
+
+    /// Read the master key from standard input.
+    #[arg(long, conflicts_with = "masterkey_file")]
+    pub masterkey_stdin: bool,
+
+    /// Only show the detected flags and the evidence; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the detection as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// A reverse vault: write .gocryptfs.reverse.conf into this plaintext
+    /// folder (CIPHERDIR being an exported copy of its encrypted view).
+    #[arg(long, value_name = "PLAINDIR")]
+    pub reverse_plaindir: Option<PathBuf>,
+
+    /// Read the new password from the first line of FILE (otherwise asked
+    /// twice on the terminal).
+    #[arg(long, value_name = "FILE", conflicts_with = "new_extpass")]
+    pub new_passfile: Option<PathBuf>,
+
+    /// Run CMD and use the first line it prints as the new password.
+    #[arg(long, value_name = "CMD")]
+    pub new_extpass: Vec<String>,
+
+    /// scrypt cost of the new config as log2(N) (default 16).
+    #[arg(long, value_name = "LOG2N", default_value_t = 16, value_parser = clap::value_parser!(u8).range(10..=28))]
+    pub scryptn: u8,
+
+    /// Hint: AES-256-GCM content (only needed when the vault cannot tell).
+    #[arg(long, help_heading = "Hints for what the vault cannot tell", conflicts_with_all = ["aessiv", "xchacha"])]
+    pub gcm: bool,
+
+    /// Hint: AES-SIV content.
+    #[arg(
+        long,
+        help_heading = "Hints for what the vault cannot tell",
+        conflicts_with = "xchacha"
+    )]
+    pub aessiv: bool,
+
+    /// Hint: XChaCha20-Poly1305 content.
+    #[arg(long, help_heading = "Hints for what the vault cannot tell")]
+    pub xchacha: bool,
+
+    /// Hint: HKDF on or off.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        help_heading = "Hints for what the vault cannot tell"
+    )]
+    pub hkdf: Option<bool>,
+
+    /// Hint: unpadded (true) or padded (false) base64 names.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        help_heading = "Hints for what the vault cannot tell"
+    )]
+    pub raw64: Option<bool>,
+
+    /// Hint: names are not encrypted.
+    #[arg(long, help_heading = "Hints for what the vault cannot tell")]
+    pub plaintextnames: bool,
+
+    /// Hint: deterministic names (no gocryptfs.diriv).
+    #[arg(long, help_heading = "Hints for what the vault cannot tell")]
+    pub deterministic_names: bool,
+
+    /// Hint: the LongNameMax the vault was made with.
+    #[arg(long, value_name = "N", help_heading = "Hints for what the vault cannot tell", value_parser = clap::value_parser!(u8).range(62..=255))]
+    pub longnamemax: Option<u8>,
 }
 
 #[derive(Debug, Args)]

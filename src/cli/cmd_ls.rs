@@ -105,7 +105,7 @@ fn problem_json(p: &Problem) -> ListedProblem {
 
 pub fn run(args: &LsArgs) -> anyhow::Result<ExitStatus> {
     let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
-    let vault = unlock(&args.cipherdir, &args.unlock)?;
+    let vault = unlock(&args.cipherdir, &args.unlock, false)?;
     let mut problems = Vec::new();
     let mut walker = Walker::new(&vault, &selection);
     match list(&mut walker, args, &mut problems) {

@@ -6,6 +6,7 @@ mod cmd_decrypt;
 mod cmd_info;
 mod cmd_init;
 mod cmd_ls;
+mod cmd_regen;
 mod output;
 mod progress;
 mod unlock;
@@ -53,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Decrypt(a) => cmd_decrypt::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
+        Command::RegenConfig(a) => cmd_regen::run(a, &cli),
     };
     let status = match result {
         Ok(status) => status,

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::secrets::{SecretSource, read_secret};
-use vaultdrill::vault::{LockedVault, UnlockedVault};
+use vaultdrill::vault::detect::{Hints, detect_layout};
+use vaultdrill::vault::{LockedVault, Secret, UnlockedVault, VaultError};
 
 use super::UsageError;
 use super::args::UnlockArgs;
@@ -43,10 +44,39 @@ pub fn secret_source(args: &UnlockArgs) -> Result<SecretSource, UsageError> {
     })
 }
 
-/// Opens and unlocks the vault at `dir` as the options say.
-pub fn unlock(dir: &Path, args: &UnlockArgs) -> anyhow::Result<UnlockedVault> {
+/// Opens and unlocks the vault at `dir` as the options say. With a master
+/// key and no config, the flags are detected from the ciphertext.
+pub fn unlock(dir: &Path, args: &UnlockArgs, quiet: bool) -> anyhow::Result<UnlockedVault> {
     let source = secret_source(args)?;
-    let locked = LockedVault::open(dir, args.config.as_deref()).map_err(vaultdrill::Error::from)?;
+    let is_key = matches!(
+        source,
+        SecretSource::MasterKeyFile(_) | SecretSource::MasterKeyStdin
+    );
+    let locked = match LockedVault::open(dir, args.config.as_deref()) {
+        Err(VaultError::ConfigMissing(_) | VaultError::NotAVault(_))
+            if is_key && args.config.is_none() =>
+        {
+            let Secret::MasterKey(key) = read_secret(&source, &dir.display().to_string())
+                .map_err(vaultdrill::Error::from)?
+            else {
+                unreachable!("a master-key source yields a master key");
+            };
+            let detection =
+                detect_layout(dir, &key, &Hints::default()).map_err(vaultdrill::Error::from)?;
+            if !quiet {
+                eprintln!(
+                    "vaultdrill: gocryptfs.conf is missing; flags detected from the ciphertext with the master key:\n{}",
+                    super::cmd_regen::findings_text(&detection)
+                );
+            }
+            return Ok(UnlockedVault::new(
+                dir.to_path_buf(),
+                detection.layout,
+                &key,
+            ));
+        }
+        other => other.map_err(vaultdrill::Error::from)?,
+    };
     // Say so before asking for a password that cannot help.
     locked.require_forward().map_err(vaultdrill::Error::from)?;
     let secret =

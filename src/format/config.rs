@@ -206,6 +206,44 @@ impl NewVaultOptions {
     }
 }
 
+/// The feature flags describing `layout`, in the order gocryptfs writes
+/// them.
+pub fn feature_flags_for(layout: &VaultLayout) -> Vec<FeatureFlag> {
+    use FeatureFlag::*;
+    let mut flags = Vec::new();
+    if layout.hkdf {
+        flags.push(HKDF);
+    }
+    flags.push(if layout.content == ContentAlgorithm::XChaCha20Poly1305 {
+        XChaCha20Poly1305
+    } else {
+        GCMIV128
+    });
+    match layout.names {
+        NameMode::Plaintext => flags.push(PlaintextNames),
+        NameMode::Encrypted {
+            dir_iv,
+            raw64,
+            long_name_max,
+        } => {
+            if dir_iv {
+                flags.push(DirIV);
+            }
+            if long_name_max != 255 {
+                flags.push(LongNameMax);
+            }
+            flags.extend([EMENames, LongNames]);
+            if raw64 {
+                flags.push(Raw64);
+            }
+        }
+    }
+    if layout.content == ContentAlgorithm::AesSiv {
+        flags.push(AESSIV);
+    }
+    flags
+}
+
 /// FIDO2 parameters; only carried so that a config round-trips unchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fido2Params {
@@ -330,6 +368,36 @@ impl VaultConfig {
             version: FORMAT_VERSION,
             feature_flags,
             fido2,
+            long_name_max,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A config (validated, without key material) for an existing layout:
+    /// what `regen-config` writes when the original is lost.
+    pub fn for_layout(
+        layout: &VaultLayout,
+        scrypt_log_n: u8,
+        creator: &str,
+    ) -> Result<VaultConfig, ConfigError> {
+        let long_name_max = match layout.names {
+            NameMode::Encrypted { long_name_max, .. } if long_name_max != 255 => long_name_max,
+            _ => 0,
+        };
+        let config = VaultConfig {
+            creator: creator.to_string(),
+            encrypted_key: Vec::new(),
+            scrypt: ScryptParams {
+                salt: vec![0; 32],
+                n: 1 << scrypt_log_n.clamp(10, 28),
+                r: 8,
+                p: 1,
+                key_len: 32,
+            },
+            version: FORMAT_VERSION,
+            feature_flags: Some(feature_flags_for(layout)),
+            fido2: None,
             long_name_max,
         };
         config.validate()?;
@@ -829,6 +897,53 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn configs_for_detected_layouts_match_what_gocryptfs_wrote() {
+        // The legacy fixture (gocryptfs 1.2 style) has exactly these flags.
+        let legacy = VaultLayout {
+            content: ContentAlgorithm::AesGcm,
+            hkdf: false,
+            names: NameMode::Encrypted {
+                dir_iv: true,
+                raw64: false,
+                long_name_max: 255,
+            },
+        };
+        let names = |l: &VaultLayout| -> Vec<&str> {
+            feature_flags_for(l).iter().map(|f| f.as_str()).collect()
+        };
+        assert_eq!(
+            names(&legacy),
+            ["GCMIV128", "DirIV", "EMENames", "LongNames"]
+        );
+        for o in [
+            NewVaultOptions::default(),
+            NewVaultOptions {
+                aessiv: true,
+                ..Default::default()
+            },
+            NewVaultOptions {
+                xchacha: true,
+                long_name_max: 100,
+                ..Default::default()
+            },
+            NewVaultOptions {
+                plaintext_names: true,
+                ..Default::default()
+            },
+            NewVaultOptions {
+                reverse: true,
+                deterministic_names: true,
+                ..Default::default()
+            },
+        ] {
+            let made = VaultConfig::new_for(&o, "t").unwrap();
+            let rebuilt = VaultConfig::for_layout(&made.layout(), 16, "t").unwrap();
+            assert_eq!(made.feature_flags, rebuilt.feature_flags, "{o:?}");
+            assert_eq!(made.long_name_max, rebuilt.long_name_max);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A vault on disk: finding and loading its config, unlocking it, and the
 //! typestate that keeps anything from decrypting before it is unlocked.
 
+pub mod detect;
 pub mod file;
 pub mod keycheck;
 pub mod walk;
