@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark, one run, same machine, alternating A B A B:
-#   A  vaultdrill decrypt VAULT OUT
-#   B  cp -r out of a read-only gocryptfs mount of the same VAULT
+#   decrypt:  vaultdrill decrypt VAULT OUT  vs  cp -r out of a read-only gocryptfs mount
+#   encrypt:  vaultdrill encrypt PLAIN NEWVAULT  vs  cp -r PLAIN into a gocryptfs mount
 # plus the hardware ceiling (`openssl speed -evp aes-256-gcm`, one core and
 # all cores) and peak memory on a small and on the full vault.
 #
@@ -9,7 +9,7 @@
 #   bash benches/compare.sh --size-mib 2048 --runs 7
 #   bash benches/compare.sh --smoke         # tiny, for CI: checks the harness runs
 #
-# Writes a Markdown table to target/bench/decrypt.md (or --out FILE) and
+# Writes a Markdown table to target/bench/compare.md (or --out FILE) and
 # prints it. Needs gocryptfs, fusermount3, GNU time (/usr/bin/time), openssl.
 # Speed targets are judged by reading the ratios, never asserted here.
 set -euo pipefail
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 size_mib=512
 runs=5
-out_file=target/bench/decrypt.md
+out_file=target/bench/compare.md
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -104,10 +104,12 @@ timed() {
 
 : > "$work/a.log"
 : > "$work/b.log"
+: > "$work/c.log"
+: > "$work/d.log"
 # Every run writes a fresh folder and nothing is deleted until the end:
 # ext4 makes creating files right after deleting many of them slow
 # (`recently_deleted` in inode allocation), which would measure the file
-# system's bookkeeping, not decryption. Needs 2 x runs x size of free disk.
+# system's bookkeeping, not the work. Needs 4 x runs x size of free disk.
 for round in $(seq 1 "$runs"); do
   echo "round $round/$runs" >&2
   sync
@@ -115,6 +117,16 @@ for round in $(seq 1 "$runs"); do
   gocryptfs -ro -q -nosyslog -passfile "$work/pass" "$work/vault" "$mnt"
   sync
   timed "$work/b.log" cp -r "$mnt/." "$work/out-b-$round"
+  fusermount3 -u "$mnt"
+  # Encryption into fresh vaults (made untimed, default scrypt cost).
+  mkdir "$work/enc-c-$round" "$work/enc-d-$round"
+  gocryptfs -init -q -nosyslog -passfile "$work/pass" "$work/enc-c-$round"
+  gocryptfs -init -q -nosyslog -passfile "$work/pass" "$work/enc-d-$round"
+  sync
+  timed "$work/c.log" "$bin" encrypt -q "$work/plain" "$work/enc-c-$round" --passfile "$work/pass"
+  gocryptfs -q -nosyslog -passfile "$work/pass" "$work/enc-d-$round" "$mnt"
+  sync
+  timed "$work/d.log" cp -r "$work/plain/." "$mnt/"
   fusermount3 -u "$mnt"
 done
 timed "$work/small.log" "$bin" decrypt -q "$work/vault-small" "$work/out-small" --passfile "$work/pass"
@@ -136,15 +148,15 @@ size_mib = int(size_mib)
 def load(name):
     rows = [l.split() for l in open(f"{work}/{name}") if l.strip()]
     return [(float(s), int(r), int(c.rstrip('%') or 0)) for s, r, c in rows]
-a, b, small = load("a.log"), load("b.log"), load("small.log")
+a, b, c, d, small = load("a.log"), load("b.log"), load("c.log"), load("d.log"), load("small.log")
 med = lambda rows, i: statistics.median(r[i] for r in rows)
-ta, tb = med(a, 0), med(b, 0)
+ta, tb, tc, td = med(a, 0), med(b, 0), med(c, 0), med(d, 0)
 rate = lambda t: size_mib / t if t > 0 else float("inf")
 def kb(v):
     return float(v.rstrip("k")) if v else 0.0
 g1, ga = kb(gcm_one) / 1024 / 1.024, kb(gcm_all) / 1024 / 1.024  # openssl kB = 1000 bytes -> MiB
 lines = [
-    f"# vaultdrill decrypt vs gocryptfs mount + cp -r",
+    f"# vaultdrill vs gocryptfs mount + cp -r",
     "",
     f"{size_mib} MiB vault ({files} files: one large, 1 MiB files, small files), default gocryptfs 2.3 vault (AES-256-GCM), "
     f"{runs} alternating rounds, warm page cache for both, {cores} cores. Medians.",
@@ -153,7 +165,10 @@ lines = [
     "|---|---:|---:|---:|---:|",
     f"| vaultdrill decrypt (incl. scrypt unlock) | {ta:.2f} | {rate(ta):.0f} | {med(a,1)/1024:.1f} MiB | {med(a,2):.0f} % |",
     f"| cp -r out of gocryptfs -ro mount (mount not timed) | {tb:.2f} | {rate(tb):.0f} | {med(b,1)/1024:.1f} MiB (cp only) | {med(b,2):.0f} % (cp only) |",
-    f"| **ratio (mount / vaultdrill)** | **{tb/ta:.2f}x** | | | |",
+    f"| **decrypt ratio (mount / vaultdrill)** | **{tb/ta:.2f}x** | | | |",
+    f"| vaultdrill encrypt into a new vault (incl. scrypt unlock) | {tc:.2f} | {rate(tc):.0f} | {med(c,1)/1024:.1f} MiB | {med(c,2):.0f} % |",
+    f"| cp -r into a gocryptfs mount (mount not timed) | {td:.2f} | {rate(td):.0f} | {med(d,1)/1024:.1f} MiB (cp only) | {med(d,2):.0f} % (cp only) |",
+    f"| **encrypt ratio (mount / vaultdrill)** | **{td/tc:.2f}x** | | | |",
     "",
     f"Peak RSS of vaultdrill decrypt: {med(small,1)/1024:.1f} MiB on a 10 MiB vault, {med(a,1)/1024:.1f} MiB on the {size_mib} MiB vault.",
     "",

@@ -297,6 +297,35 @@ pub fn rename_noreplace_at(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> io:
     }
 }
 
+/// Renames within `dir`, atomically replacing `to` if it exists.
+pub fn rename_at(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    Ok(rfs::renameat(dir, from, dir, to)?)
+}
+
+/// The byte ranges of `file` (of length `len`) that hold data, found with
+/// SEEK_DATA/SEEK_HOLE; one range covering everything where the file
+/// system does not report holes.
+pub fn data_segments(file: &File, len: u64) -> Vec<std::ops::Range<u64>> {
+    let mut segments = Vec::new();
+    let mut pos = 0;
+    while pos < len {
+        let start = match rfs::seek(file, rfs::SeekFrom::Data(pos)) {
+            Ok(start) => start,
+            Err(e) if e == rustix::io::Errno::NXIO => break,
+            Err(_) => return std::iter::once(0..len).collect(),
+        };
+        let end = rfs::seek(file, rfs::SeekFrom::Hole(start))
+            .unwrap_or(len)
+            .min(len);
+        if start >= end {
+            break;
+        }
+        segments.push(start..end);
+        pos = end;
+    }
+    segments
+}
+
 pub fn unlink_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     Ok(rfs::unlinkat(dir, name, AtFlags::empty())?)
 }

@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use crate::create::CreateError;
 use crate::decrypt::DestinationError;
+use crate::encrypt::EncryptError;
 use crate::exit::ExitStatus;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
@@ -25,6 +26,8 @@ pub enum Error {
     Create(#[from] CreateError),
     #[error(transparent)]
     Detect(#[from] DetectError),
+    #[error(transparent)]
+    Encrypt(#[from] EncryptError),
 }
 
 impl Error {
@@ -36,6 +39,7 @@ impl Error {
             Error::Selection(_) => ExitStatus::Usage,
             Error::Create(e) => e.status(),
             Error::Detect(e) => e.status(),
+            Error::Encrypt(e) => e.status(),
         }
     }
 
@@ -50,6 +54,7 @@ impl Error {
             }
             Error::Create(e) => e.hint(),
             Error::Detect(e) => e.hint(),
+            Error::Encrypt(e) => e.hint(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod at;
 pub mod create;
 pub mod decrypt;
 pub mod display;
+pub mod encrypt;
 pub mod error;
 pub mod exit;
 pub mod format;

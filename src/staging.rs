@@ -40,9 +40,7 @@ impl StagedFile {
             });
         }
         loop {
-            let mut random = [0u8; 8];
-            getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
-            let name = OsString::from(format!("{TEMP_PREFIX}{:016x}", u64::from_le_bytes(random)));
+            let name = temp_name()?;
             match at::create_new_at(dir.as_fd(), &name, 0o600) {
                 Ok(file) => {
                     return Ok(StagedFile {
@@ -72,6 +70,35 @@ impl StagedFile {
         self.persisted = true;
         Ok(())
     }
+}
+
+impl StagedFile {
+    /// Makes the file visible as `name`, atomically replacing whatever file
+    /// is there (for updates of a file this run owns the content of).
+    pub fn persist_replacing(mut self, name: &OsStr) -> io::Result<()> {
+        let temp = match self.temp_name.take() {
+            Some(temp) => temp,
+            None => {
+                let temp = temp_name()?;
+                at::link_tmpfile(&self.file, self.dir.as_fd(), &temp)?;
+                temp
+            }
+        };
+        // From here the temporary name must be removed if the rename fails.
+        self.temp_name = Some(temp.clone());
+        at::rename_at(self.dir.as_fd(), &temp, name)?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+fn temp_name() -> io::Result<OsString> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(OsString::from(format!(
+        "{TEMP_PREFIX}{:016x}",
+        u64::from_le_bytes(random)
+    )))
 }
 
 impl Drop for StagedFile {
@@ -115,6 +142,17 @@ mod tests {
             1,
             "the refused file left nothing behind"
         );
+    }
+
+    #[test]
+    fn persist_replacing_swaps_atomically() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        fs::write(tmp.path().join("a"), b"old").unwrap();
+        let staged = StagedFile::create_in(dir(&tmp)).unwrap();
+        staged.file().write_all(b"new").unwrap();
+        staged.persist_replacing(OsStr::new("a")).unwrap();
+        assert_eq!(fs::read(tmp.path().join("a")).unwrap(), b"new");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -72,6 +72,26 @@ Examples:
     )]
     Decrypt(DecryptArgs),
 
+    /// Add or update a plaintext folder in a vault, natively, as a gocryptfs
+    /// mount would write it. Unchanged files are left alone; nothing is
+    /// deleted.
+    #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Add or update a plaintext folder in a forward vault, natively (no FUSE), \
+exactly as copying it into a gocryptfs mount would: random file ids and nonces, a gocryptfs.diriv \
+per new directory, long names with .name sidecars, encrypted symlink targets, modes and mtimes. \
+The real gocryptfs mounts the result.
+
+A file whose size, mode and mtime match its encrypted copy is not rewritten, so running it again \
+after a change writes only what changed (and `rclone sync` sends only that). Files appear or are \
+replaced atomically, never half-written. Files deleted from PLAINDIR stay in the vault.
+
+Example:
+  vaultdrill init ~/vault --recovery-kit ~/vault-recovery.md
+  vaultdrill encrypt ~/Documents ~/vault --passfile ~/.vault-pass"
+    )]
+    Encrypt(EncryptArgs),
+
     /// Create a new gocryptfs vault natively (gocryptfs 2.x defaults), or
     /// make a plaintext folder a reverse vault with --reverse.
     #[command(after_help = EXIT_CODES)]
@@ -201,6 +221,23 @@ pub struct RegenArgs {
     /// Hint: the LongNameMax the vault was made with.
     #[arg(long, value_name = "N", help_heading = "Hints for what the vault cannot tell", value_parser = clap::value_parser!(u8).range(62..=255))]
     pub longnamemax: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// The plaintext folder to encrypt.
+    pub plaindir: PathBuf,
+
+    /// The vault (an encrypted folder made by `vaultdrill init` or
+    /// `gocryptfs -init`).
+    pub cipherdir: PathBuf,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
 }
 
 #[derive(Debug, Args)]

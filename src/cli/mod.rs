@@ -3,6 +3,7 @@
 
 mod args;
 mod cmd_decrypt;
+mod cmd_encrypt;
 mod cmd_info;
 mod cmd_init;
 mod cmd_ls;
@@ -52,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Info(a) => cmd_info::run(a),
         Command::Ls(a) => cmd_ls::run(a),
         Command::Decrypt(a) => cmd_decrypt::run(a, &cli),
+        Command::Encrypt(a) => cmd_encrypt::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),
