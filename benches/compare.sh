@@ -2,6 +2,7 @@
 # Side-by-side benchmark, one run, same machine, alternating A B A B:
 #   decrypt:  vaultdrill decrypt VAULT OUT  vs  cp -r out of a read-only gocryptfs mount
 #   encrypt:  vaultdrill encrypt PLAIN NEWVAULT  vs  cp -r PLAIN into a gocryptfs mount
+#   export:   vaultdrill export PLAIN NEWDIR  vs  cp -r out of a gocryptfs -reverse mount
 # plus the hardware ceiling (`openssl speed -evp aes-256-gcm`, one core and
 # all cores) and peak memory on a small and on the full vault.
 #
@@ -106,10 +107,13 @@ timed() {
 : > "$work/b.log"
 : > "$work/c.log"
 : > "$work/d.log"
+: > "$work/e.log"
+: > "$work/f.log"
+gocryptfs -init -reverse -q -nosyslog -passfile "$work/pass" "$work/plain"
 # Every run writes a fresh folder and nothing is deleted until the end:
 # ext4 makes creating files right after deleting many of them slow
 # (`recently_deleted` in inode allocation), which would measure the file
-# system's bookkeeping, not the work. Needs 4 x runs x size of free disk.
+# system's bookkeeping, not the work. Needs 6 x runs x size of free disk.
 for round in $(seq 1 "$runs"); do
   echo "round $round/$runs" >&2
   sync
@@ -127,6 +131,13 @@ for round in $(seq 1 "$runs"); do
   gocryptfs -q -nosyslog -passfile "$work/pass" "$work/enc-d-$round" "$mnt"
   sync
   timed "$work/d.log" cp -r "$work/plain/." "$mnt/"
+  fusermount3 -u "$mnt"
+  # The reverse view, written out.
+  sync
+  timed "$work/e.log" "$bin" export -q "$work/plain" "$work/out-e-$round" --passfile "$work/pass"
+  gocryptfs -reverse -ro -q -nosyslog -passfile "$work/pass" "$work/plain" "$mnt"
+  sync
+  timed "$work/f.log" cp -r "$mnt/." "$work/out-f-$round"
   fusermount3 -u "$mnt"
 done
 timed "$work/small.log" "$bin" decrypt -q "$work/vault-small" "$work/out-small" --passfile "$work/pass"
@@ -148,9 +159,9 @@ size_mib = int(size_mib)
 def load(name):
     rows = [l.split() for l in open(f"{work}/{name}") if l.strip()]
     return [(float(s), int(r), int(c.rstrip('%') or 0)) for s, r, c in rows]
-a, b, c, d, small = load("a.log"), load("b.log"), load("c.log"), load("d.log"), load("small.log")
+a, b, c, d, e, f, small = (load(n) for n in ("a.log", "b.log", "c.log", "d.log", "e.log", "f.log", "small.log"))
 med = lambda rows, i: statistics.median(r[i] for r in rows)
-ta, tb, tc, td = med(a, 0), med(b, 0), med(c, 0), med(d, 0)
+ta, tb, tc, td, te, tf = (med(x, 0) for x in (a, b, c, d, e, f))
 rate = lambda t: size_mib / t if t > 0 else float("inf")
 def kb(v):
     return float(v.rstrip("k")) if v else 0.0
@@ -169,6 +180,9 @@ lines = [
     f"| vaultdrill encrypt into a new vault (incl. scrypt unlock) | {tc:.2f} | {rate(tc):.0f} | {med(c,1)/1024:.1f} MiB | {med(c,2):.0f} % |",
     f"| cp -r into a gocryptfs mount (mount not timed) | {td:.2f} | {rate(td):.0f} | {med(d,1)/1024:.1f} MiB (cp only) | {med(d,2):.0f} % (cp only) |",
     f"| **encrypt ratio (mount / vaultdrill)** | **{td/tc:.2f}x** | | | |",
+    f"| vaultdrill export (reverse view, incl. scrypt unlock) | {te:.2f} | {rate(te):.0f} | {med(e,1)/1024:.1f} MiB | {med(e,2):.0f} % |",
+    f"| cp -r out of a gocryptfs -reverse mount (mount not timed) | {tf:.2f} | {rate(tf):.0f} | {med(f,1)/1024:.1f} MiB (cp only) | {med(f,2):.0f} % (cp only) |",
+    f"| **export ratio (mount / vaultdrill)** | **{tf/te:.2f}x** | | | |",
     "",
     f"Peak RSS of vaultdrill decrypt: {med(small,1)/1024:.1f} MiB on a 10 MiB vault, {med(a,1)/1024:.1f} MiB on the {size_mib} MiB vault.",
     "",

@@ -16,8 +16,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -29,6 +29,7 @@ use crate::problem::{Problem, ProblemKind, overall_status};
 use crate::progress::Progress;
 use crate::selection::Selection;
 use crate::staging::StagedFile;
+use crate::throttle::Throttle;
 use crate::vault::UnlockedVault;
 use crate::vault::file::{CipherFile, PlainChunk};
 use crate::vault::walk::{Entry, EntryKind, WalkItem, Walker};
@@ -176,7 +177,7 @@ pub fn prepare_destination(vault_root: &Path, dest: &Path) -> Result<bool, Desti
 
 /// An absolute path with symlinks of its existing part resolved and `..`
 /// in the part that does not exist yet applied lexically.
-fn resolve_lexically(path: &Path) -> io::Result<PathBuf> {
+pub(crate) fn resolve_lexically(path: &Path) -> io::Result<PathBuf> {
     let abs = std::path::absolute(path)?;
     let parts: Vec<Component<'_>> = abs.components().collect();
     let mut split = parts.len();
@@ -194,34 +195,6 @@ fn resolve_lexically(path: &Path) -> io::Result<PathBuf> {
         }
     }
     Ok(out)
-}
-
-/// Bounds the number of files queued for the worker threads.
-struct Throttle {
-    slots: Mutex<usize>,
-    freed: Condvar,
-}
-
-impl Throttle {
-    fn new(slots: usize) -> Throttle {
-        Throttle {
-            slots: Mutex::new(slots),
-            freed: Condvar::new(),
-        }
-    }
-
-    fn acquire(&self) {
-        let mut free = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-        }
-        *free -= 1;
-    }
-
-    fn release(&self) {
-        *self.slots.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.freed.notify_one();
-    }
 }
 
 /// Handles on the destination tree: the root, and the chain of directories
@@ -335,7 +308,7 @@ pub fn decrypt_tree(
             return summary;
         }
     };
-    let throttle = Throttle::new(4 * rayon::current_num_threads().max(1));
+    let throttle = Throttle::for_workers();
     let mut dirs: Vec<Entry> = Vec::new();
     let mut links: Vec<Entry> = Vec::new();
     let mut walker = Walker::new(vault, options.selection);

@@ -16,8 +16,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -34,6 +34,7 @@ use crate::format::symlink;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
 use crate::staging::StagedFile;
+use crate::throttle::Throttle;
 use crate::vault::UnlockedVault;
 use crate::vault::file::CHUNK_BLOCKS;
 
@@ -129,26 +130,6 @@ impl Shared<'_> {
     }
 }
 
-struct Throttle {
-    slots: Mutex<usize>,
-    freed: Condvar,
-}
-
-impl Throttle {
-    fn acquire(&self) {
-        let mut free = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-        }
-        *free -= 1;
-    }
-
-    fn release(&self) {
-        *self.slots.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.freed.notify_one();
-    }
-}
-
 fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
     getrandom::fill(buf).map_err(|e| io::Error::other(e.to_string()))
 }
@@ -236,10 +217,7 @@ pub fn encrypt_tree(
         bytes: AtomicU64::new(0),
         progress,
     };
-    let throttle = Throttle {
-        slots: Mutex::new(4 * rayon::current_num_threads().max(1)),
-        freed: Condvar::new(),
-    };
+    let throttle = Throttle::for_workers();
     let mut summary = EncryptSummary::default();
     let mut finish: Vec<FinishDir> = Vec::new();
     let mut stack = vec![DirPair {

@@ -7,6 +7,7 @@ use crate::create::CreateError;
 use crate::decrypt::DestinationError;
 use crate::encrypt::EncryptError;
 use crate::exit::ExitStatus;
+use crate::export::ExportError;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
 use crate::vault::VaultError;
@@ -28,6 +29,8 @@ pub enum Error {
     Detect(#[from] DetectError),
     #[error(transparent)]
     Encrypt(#[from] EncryptError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
 impl Error {
@@ -40,6 +43,7 @@ impl Error {
             Error::Create(e) => e.status(),
             Error::Detect(e) => e.status(),
             Error::Encrypt(e) => e.status(),
+            Error::Export(e) => e.status(),
         }
     }
 
@@ -55,6 +59,7 @@ impl Error {
             Error::Create(e) => e.hint(),
             Error::Detect(e) => e.hint(),
             Error::Encrypt(e) => e.hint(),
+            Error::Export(e) => e.hint(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod display;
 pub mod encrypt;
 pub mod error;
 pub mod exit;
+pub mod export;
 pub mod format;
 pub mod problem;
 pub mod progress;
@@ -21,6 +22,7 @@ pub mod recovery_kit;
 pub mod secrets;
 pub mod selection;
 pub mod staging;
+pub mod throttle;
 pub mod vault;
 
 pub use error::Error;

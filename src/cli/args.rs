@@ -92,6 +92,26 @@ Example:
     )]
     Encrypt(EncryptArgs),
 
+    /// Write the encrypted view of a reverse vault into a folder, byte for
+    /// byte what a `gocryptfs -reverse` mount shows, updated incrementally.
+    #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Write the encrypted view of a reverse vault (a plaintext folder with \
+.gocryptfs.reverse.conf, see `vaultdrill init --reverse`) into DEST: byte for byte what a \
+`gocryptfs -reverse` mount of PLAINDIR shows (names, contents, gocryptfs.conf, gocryptfs.diriv \
+and .name files, modes, mtimes), without FUSE.
+
+Run it again after changes: files whose plaintext did not change are not rewritten, and what \
+was removed from PLAINDIR is removed from DEST, so `rclone sync DEST remote:` sends only the \
+difference. DEST must be new, empty, or an earlier export of the same folder.
+
+Examples:
+  vaultdrill export ~/Documents ~/documents.enc --passfile ~/.vault-pass
+  vaultdrill export ~/Documents ~/documents.enc --exclude .cache --exclude-wildcard '*.tmp'
+  rclone sync ~/documents.enc b2-backup:bucket/documents"
+    )]
+    Export(ExportArgs),
+
     /// Create a new gocryptfs vault natively (gocryptfs 2.x defaults), or
     /// make a plaintext folder a reverse vault with --reverse.
     #[command(after_help = EXIT_CODES)]
@@ -231,6 +251,32 @@ pub struct EncryptArgs {
     /// The vault (an encrypted folder made by `vaultdrill init` or
     /// `gocryptfs -init`).
     pub cipherdir: PathBuf,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The plaintext folder of the reverse vault.
+    pub plaindir: PathBuf,
+
+    /// Where to write the encrypted view.
+    pub dest: PathBuf,
+
+    /// Leave out this path (relative to PLAINDIR), as gocryptfs -exclude;
+    /// repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub exclude: Vec<String>,
+
+    /// Leave out paths matching this gitignore-style pattern, as gocryptfs
+    /// -exclude-wildcard; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude_wildcard: Vec<String>,
 
     /// Print a JSON summary instead of text.
     #[arg(long)]

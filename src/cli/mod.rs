@@ -4,6 +4,7 @@
 mod args;
 mod cmd_decrypt;
 mod cmd_encrypt;
+mod cmd_export;
 mod cmd_info;
 mod cmd_init;
 mod cmd_ls;
@@ -54,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Ls(a) => cmd_ls::run(a),
         Command::Decrypt(a) => cmd_decrypt::run(a, &cli),
         Command::Encrypt(a) => cmd_encrypt::run(a, &cli),
+        Command::Export(a) => cmd_export::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

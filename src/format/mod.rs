@@ -12,6 +12,7 @@ pub mod keys;
 pub mod layout;
 pub mod longname;
 pub mod names;
+pub mod pathiv;
 pub mod symlink;
 pub mod unlock;
 

@@ -1,0 +1,853 @@
+//! The encrypted view of a reverse vault, written to a folder: byte for
+//! byte what a `gocryptfs -reverse` mount of the plaintext folder shows
+//! (names, contents, the `gocryptfs.conf` copy, `gocryptfs.diriv` and `.name`
+//! files, modes and mtimes), without FUSE. Reverse mode derives every IV
+//! from the encrypted path, so unchanged plaintext gives unchanged
+//! ciphertext: an update rewrites only changed files and removes what
+//! disappeared, and `rclone sync` then sends only the difference.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::at::{self, Kind, Meta};
+use crate::exit::ExitStatus;
+use crate::format::config::{CONFIG_NAME, REVERSE_CONFIG_NAME};
+use crate::format::content::{ContentCipher, FileHeader, FileId, HEADER_LEN, PLAIN_BLOCK_LEN};
+use crate::format::keys::MasterKey;
+use crate::format::layout::{NameMode, VaultLayout};
+use crate::format::longname;
+use crate::format::names::{DIRIV_NAME, DirIv, NameCipher, NameEncoding};
+use crate::format::pathiv::{self, Purpose};
+use crate::format::symlink;
+use crate::problem::{Problem, ProblemKind};
+use crate::progress::Progress;
+use crate::staging::{StagedFile, TEMP_PREFIX};
+use crate::throttle::Throttle;
+use crate::vault::file::CHUNK_BLOCKS;
+
+/// Mode of gocryptfs's virtual files (diriv, .name).
+const VIRTUAL_MODE: u32 = 0o444;
+
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("{}: the destination and the plaintext folder {} contain one another", .dest.display(), .plain.display())]
+    Overlap { plain: PathBuf, dest: PathBuf },
+    #[error("{}: not empty, and not an export of this vault", .0.display())]
+    ForeignDestination(PathBuf),
+    #[error("{}: {error}", .path.display())]
+    Io { path: PathBuf, error: io::Error },
+    #[error("--exclude {pattern:?}: {reason}")]
+    Pattern { pattern: String, reason: String },
+}
+
+impl ExportError {
+    pub fn status(&self) -> ExitStatus {
+        match self {
+            ExportError::Io { .. } => ExitStatus::CouldNotRun,
+            _ => ExitStatus::Usage,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ExportError::Overlap { .. } => "export to a folder outside the plaintext folder".into(),
+            ExportError::ForeignDestination(_) => {
+                "export into a new or empty folder, or into an earlier export of this same folder (its entries that the plaintext lacks are deleted)".into()
+            }
+            ExportError::Io { .. } => "check the paths, permissions and free space".into(),
+            ExportError::Pattern { .. } => "patterns follow gitignore rules, as gocryptfs -exclude-wildcard".into(),
+        })
+    }
+}
+
+/// Paths left out of the view, as gocryptfs's `-exclude` (a path from the
+/// root) and `-exclude-wildcard` (a gitignore pattern).
+pub struct Excluder {
+    matcher: Option<ignore::gitignore::Gitignore>,
+}
+
+impl Excluder {
+    pub fn new(exact: &[String], wildcard: &[String]) -> Result<Excluder, ExportError> {
+        if exact.is_empty() && wildcard.is_empty() {
+            return Ok(Excluder { matcher: None });
+        }
+        let mut builder = ignore::gitignore::GitignoreBuilder::new("/");
+        for (pattern, line) in exact
+            .iter()
+            .map(|p| (p, format!("/{}", p.trim_start_matches('/'))))
+            .chain(wildcard.iter().map(|p| (p, p.clone())))
+        {
+            builder
+                .add_line(None, &line)
+                .map_err(|e| ExportError::Pattern {
+                    pattern: pattern.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+        let matcher = builder.build().map_err(|e| ExportError::Pattern {
+            pattern: String::new(),
+            reason: e.to_string(),
+        })?;
+        Ok(Excluder {
+            matcher: Some(matcher),
+        })
+    }
+
+    fn excludes(&self, rel: &Path, is_dir: bool) -> bool {
+        self.matcher
+            .as_ref()
+            .is_some_and(|m| m.matched(Path::new("/").join(rel), is_dir).is_ignore())
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Default)]
+pub struct ExportSummary {
+    pub files_written: u64,
+    pub files_unchanged: u64,
+    pub removed: u64,
+    pub dirs: u64,
+    pub bytes: u64,
+    pub problems: Vec<Problem>,
+    pub elapsed: Duration,
+}
+
+impl ExportSummary {
+    pub fn status(&self) -> ExitStatus {
+        if self
+            .problems
+            .iter()
+            .any(|p| p.status() != ExitStatus::Verified)
+        {
+            ExitStatus::CouldNotRun
+        } else {
+            ExitStatus::Verified
+        }
+    }
+}
+
+/// The ciphers of a reverse vault.
+pub struct ReverseKeys {
+    layout: VaultLayout,
+    content: ContentCipher,
+    names: Option<NameCipher>,
+}
+
+impl ReverseKeys {
+    pub fn new(layout: VaultLayout, master_key: &MasterKey) -> ReverseKeys {
+        let content = ContentCipher::new(master_key, layout.content, layout.hkdf)
+            .expect("a validated layout never pairs XChaCha20-Poly1305 with HKDF off");
+        let names = match layout.names {
+            NameMode::Plaintext => None,
+            NameMode::Encrypted { raw64, .. } => Some(NameCipher::new(
+                master_key,
+                layout.hkdf,
+                if raw64 {
+                    NameEncoding::Raw64
+                } else {
+                    NameEncoding::Padded
+                },
+            )),
+        };
+        ReverseKeys {
+            layout,
+            content,
+            names,
+        }
+    }
+
+    fn dir_iv(&self, cpath: &[u8]) -> Option<DirIv> {
+        match self.layout.names {
+            NameMode::Plaintext => None,
+            NameMode::Encrypted { dir_iv: true, .. } => {
+                Some(DirIv(pathiv::derive(cpath, Purpose::DirIv)))
+            }
+            NameMode::Encrypted { dir_iv: false, .. } => Some(DirIv::ZERO),
+        }
+    }
+
+    /// The view's name of `plain` in a directory with IV `iv`, and the
+    /// content of its `.name` file when it is hashed.
+    fn cipher_name(
+        &self,
+        iv: Option<&DirIv>,
+        plain: &OsStr,
+    ) -> Result<(OsString, Option<String>), ProblemKind> {
+        match (&self.names, iv, self.layout.names) {
+            (Some(names), Some(iv), NameMode::Encrypted { long_name_max, .. }) => {
+                let cname = names
+                    .encrypt(plain.as_bytes(), iv)
+                    .map_err(ProblemKind::Name)?;
+                if longname::needs_hashing(&cname, long_name_max) {
+                    Ok((
+                        OsString::from(longname::hashed_name(&cname, names.encoding())),
+                        Some(cname),
+                    ))
+                } else {
+                    Ok((OsString::from(cname), None))
+                }
+            }
+            _ => Ok((plain.to_os_string(), None)),
+        }
+    }
+}
+
+fn join_cpath(parent: &[u8], name: &OsStr) -> Vec<u8> {
+    if parent.is_empty() {
+        name.as_bytes().to_vec()
+    } else {
+        [parent, b"/", name.as_bytes()].concat()
+    }
+}
+
+struct Level {
+    plain: Arc<OwnedFd>,
+    dest: Arc<OwnedFd>,
+    cpath: Vec<u8>,
+    plain_rel: PathBuf,
+    meta: Meta,
+}
+
+struct Shared<'a> {
+    problems: Mutex<Vec<Problem>>,
+    written: AtomicU64,
+    unchanged: AtomicU64,
+    bytes: AtomicU64,
+    progress: &'a dyn Progress,
+}
+
+impl Shared<'_> {
+    fn report(&self, plain: &Path, cpath: &[u8], kind: ProblemKind) {
+        self.problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Problem {
+                cipher_path: PathBuf::from(OsStr::from_bytes(cpath)),
+                plain_path: Some(plain.to_path_buf()),
+                plain_dir: plain.parent().map(Path::to_path_buf).unwrap_or_default(),
+                kind,
+            });
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> ExportError + '_ {
+    move |error| ExportError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Checks DEST: new, empty, or an earlier export of this vault (its root
+/// names decrypt under this key, or its config is this one).
+fn check_destination(
+    plain_root: &Path,
+    dest: &Path,
+    keys: &ReverseKeys,
+    config: &[u8],
+) -> Result<(), ExportError> {
+    let (plain_abs, dest_abs) = (
+        std::fs::canonicalize(plain_root).map_err(io_err(plain_root))?,
+        crate::decrypt::resolve_lexically(dest).map_err(io_err(dest))?,
+    );
+    if dest_abs.starts_with(&plain_abs) || plain_abs.starts_with(&dest_abs) {
+        return Err(ExportError::Overlap {
+            plain: plain_root.to_path_buf(),
+            dest: dest.to_path_buf(),
+        });
+    }
+    let Ok(fd) = at::open_dir(dest) else {
+        return Ok(()); // created later
+    };
+    let names = at::list(fd.as_fd()).map_err(io_err(dest))?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    if at::open_regular_at(fd.as_fd(), OsStr::new(CONFIG_NAME))
+        .and_then(|f| at::read_limited(f, 64 * 1024))
+        .is_ok_and(|c| c == config)
+    {
+        return Ok(());
+    }
+    let iv = keys.dir_iv(b"");
+    if let (Some(cipher), Some(iv)) = (&keys.names, iv) {
+        let ours = names.iter().filter_map(|n| n.to_str()).any(|n| {
+            longname::classify(n) == longname::LongNameKind::Short && cipher.decrypt(n, &iv).is_ok()
+        });
+        if ours {
+            return Ok(());
+        }
+    }
+    Err(ExportError::ForeignDestination(dest.to_path_buf()))
+}
+
+/// Writes a small file (config copy, diriv, .name) unless an identical one
+/// with the same mode and mtime is there.
+fn put_small(
+    dir: &Arc<OwnedFd>,
+    name: &OsStr,
+    content: &[u8],
+    mode: u32,
+    mtime: (i64, i64),
+) -> io::Result<bool> {
+    if let Ok(meta) = at::lstat_at(dir.as_fd(), name) {
+        let same_meta = meta.kind == Kind::File
+            && meta.mode == mode
+            && (meta.mtime_sec, meta.mtime_nsec) == mtime;
+        if same_meta
+            && at::open_regular_at(dir.as_fd(), name)
+                .and_then(|f| at::read_limited(f, content.len()))
+                .is_ok_and(|c| c == content)
+        {
+            return Ok(false);
+        }
+        if meta.kind == Kind::Dir {
+            remove_tree_at(dir, name)?;
+        }
+    }
+    let staged = StagedFile::create_in(Arc::clone(dir))?;
+    staged.file().write_all_at(content, 0)?;
+    at::chmod(staged.file(), mode)?;
+    at::set_mtime(staged.file(), mtime.0, mtime.1)?;
+    staged.persist_replacing(name)?;
+    Ok(true)
+}
+
+/// Removes `name` from `dir`, recursively for directories, never following
+/// a symlink.
+fn remove_tree_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    match at::lstat_at(dir.as_fd(), name)?.kind {
+        Kind::Dir => {
+            let sub = at::open_dir_at(dir.as_fd(), name)?;
+            at::chmod(&sub, 0o700)?;
+            for child in at::list(sub.as_fd())? {
+                remove_tree_at(&sub, &child)?;
+            }
+            Ok(rustix::fs::unlinkat(
+                dir,
+                name,
+                rustix::fs::AtFlags::REMOVEDIR,
+            )?)
+        }
+        _ => at::unlink_at(dir.as_fd(), name),
+    }
+}
+
+/// Writes (or updates) the encrypted view of `plain_root` into `dest`.
+pub fn export_tree(
+    plain_root: &Path,
+    dest: &Path,
+    keys: &ReverseKeys,
+    excluder: &Excluder,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, ExportError> {
+    let started = Instant::now();
+    let plain_fd = Arc::new(at::open_dir(plain_root).map_err(io_err(plain_root))?);
+    let config_file = at::open_regular_at(plain_fd.as_fd(), OsStr::new(REVERSE_CONFIG_NAME))
+        .map_err(io_err(plain_root))?;
+    let config_meta = at::fstat(&config_file).map_err(io_err(plain_root))?;
+    let config = at::read_limited(config_file, 64 * 1024).map_err(io_err(plain_root))?;
+    check_destination(plain_root, dest, keys, &config)?;
+    std::fs::create_dir_all(dest).map_err(io_err(dest))?;
+    let dest_fd = Arc::new(at::open_dir(dest).map_err(io_err(dest))?);
+    let root_meta = at::fstat(&*plain_fd).map_err(io_err(plain_root))?;
+
+    let shared = Shared {
+        problems: Mutex::new(Vec::new()),
+        written: AtomicU64::new(0),
+        unchanged: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        progress,
+    };
+    let mut summary = ExportSummary::default();
+    let throttle = Throttle::for_workers();
+    let mut finish: Vec<(Arc<OwnedFd>, Meta, PathBuf)> = Vec::new();
+    let mut stack = vec![Level {
+        plain: plain_fd,
+        dest: Arc::clone(&dest_fd),
+        cpath: Vec::new(),
+        plain_rel: PathBuf::new(),
+        meta: root_meta,
+    }];
+
+    rayon::in_place_scope(|scope| {
+        while let Some(level) = stack.pop() {
+            let is_root = level.cpath.is_empty();
+            let iv = keys.dir_iv(&level.cpath);
+            let mut expected: HashSet<OsString> = HashSet::new();
+            let dir_mtime = (level.meta.mtime_sec, level.meta.mtime_nsec);
+            if let (Some(iv), true) = (iv, keys.layout.has_dir_iv()) {
+                expected.insert(OsString::from(DIRIV_NAME));
+                if let Err(error) = put_small(
+                    &level.dest,
+                    OsStr::new(DIRIV_NAME),
+                    &iv.0,
+                    VIRTUAL_MODE,
+                    dir_mtime,
+                ) {
+                    shared.report(
+                        &level.plain_rel,
+                        &level.cpath,
+                        ProblemKind::Io {
+                            action: "writing gocryptfs.diriv",
+                            error,
+                        },
+                    );
+                }
+            }
+            if is_root {
+                expected.insert(OsString::from(CONFIG_NAME));
+                let mtime = (config_meta.mtime_sec, config_meta.mtime_nsec);
+                if let Err(error) = put_small(
+                    &level.dest,
+                    OsStr::new(CONFIG_NAME),
+                    &config,
+                    config_meta.mode,
+                    mtime,
+                ) {
+                    shared.report(
+                        Path::new(REVERSE_CONFIG_NAME),
+                        b"gocryptfs.conf",
+                        ProblemKind::Io {
+                            action: "writing gocryptfs.conf",
+                            error,
+                        },
+                    );
+                }
+            }
+            let mut names = match at::list(level.plain.as_fd()) {
+                Ok(n) => n,
+                Err(error) => {
+                    shared.report(
+                        &level.plain_rel,
+                        &level.cpath,
+                        ProblemKind::Unreadable {
+                            action: "listing the directory",
+                            error,
+                        },
+                    );
+                    continue;
+                }
+            };
+            names.sort();
+            for name in names {
+                if is_root && name == REVERSE_CONFIG_NAME {
+                    continue;
+                }
+                let plain_rel = level.plain_rel.join(&name);
+                let meta = match at::lstat_at(level.plain.as_fd(), &name) {
+                    Ok(m) => m,
+                    Err(error) => {
+                        shared.report(
+                            &plain_rel,
+                            &level.cpath,
+                            ProblemKind::Unreadable {
+                                action: "reading metadata",
+                                error,
+                            },
+                        );
+                        continue;
+                    }
+                };
+                if excluder.excludes(&plain_rel, meta.kind == Kind::Dir) {
+                    continue;
+                }
+                if is_root && keys.names.is_none() && name == CONFIG_NAME {
+                    shared.report(&plain_rel, b"", ProblemKind::NotRestorable("a root gocryptfs.conf beside .gocryptfs.reverse.conf (gocryptfs renames it at random)"));
+                    continue;
+                }
+                let (cname, sidecar) = match keys.cipher_name(iv.as_ref(), &name) {
+                    Ok(x) => x,
+                    Err(kind) => {
+                        shared.report(&plain_rel, &level.cpath, kind);
+                        continue;
+                    }
+                };
+                let cpath = join_cpath(&level.cpath, &cname);
+                expected.insert(cname.clone());
+                if let Some(content) = sidecar {
+                    let side = OsString::from(longname::sidecar_name(&cname.to_string_lossy()));
+                    expected.insert(side.clone());
+                    let mtime = (meta.mtime_sec, meta.mtime_nsec);
+                    if let Err(error) =
+                        put_small(&level.dest, &side, content.as_bytes(), VIRTUAL_MODE, mtime)
+                    {
+                        shared.report(
+                            &plain_rel,
+                            &cpath,
+                            ProblemKind::Io {
+                                action: "writing the .name file",
+                                error,
+                            },
+                        );
+                    }
+                }
+                let existing = at::lstat_at(level.dest.as_fd(), &cname).ok();
+                if existing.is_some_and(|e| e.kind != meta.kind) {
+                    if let Err(error) = remove_tree_at(&level.dest, &cname) {
+                        shared.report(
+                            &plain_rel,
+                            &cpath,
+                            ProblemKind::Io {
+                                action: "replacing an entry of another type",
+                                error,
+                            },
+                        );
+                        continue;
+                    }
+                }
+                match meta.kind {
+                    Kind::Dir => {
+                        let made = match at::mkdir_at(level.dest.as_fd(), &cname, 0o700) {
+                            Ok(()) => Ok(()),
+                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                        let opened = made.and_then(|()| {
+                            let dest = at::open_dir_at(level.dest.as_fd(), &cname)?;
+                            at::chmod(&dest, 0o700)?;
+                            let plain = at::open_dir_at(level.plain.as_fd(), &name)?;
+                            Ok((Arc::new(dest), Arc::new(plain)))
+                        });
+                        match opened {
+                            Ok((dest, plain)) => {
+                                summary.dirs += 1;
+                                finish.push((Arc::clone(&dest), meta, plain_rel.clone()));
+                                stack.push(Level {
+                                    plain,
+                                    dest,
+                                    cpath,
+                                    plain_rel,
+                                    meta,
+                                });
+                            }
+                            Err(error) => shared.report(
+                                &plain_rel,
+                                &cpath,
+                                ProblemKind::Io {
+                                    action: "creating the directory",
+                                    error,
+                                },
+                            ),
+                        }
+                    }
+                    Kind::File => {
+                        let unchanged = existing.is_some_and(|e| {
+                            e.kind == Kind::File
+                                && e.size == keys.layout.content.cipher_size(meta.size)
+                                && (e.mtime_sec, e.mtime_nsec) == (meta.mtime_sec, meta.mtime_nsec)
+                                && e.mode == meta.mode
+                        });
+                        if unchanged {
+                            shared.unchanged.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        throttle.acquire();
+                        let (shared, throttle) = (&shared, &throttle);
+                        let (plain_dir, dest_dir) =
+                            (Arc::clone(&level.plain), Arc::clone(&level.dest));
+                        scope.spawn(move |_| {
+                            match export_file(
+                                keys,
+                                &plain_dir,
+                                &name,
+                                &dest_dir,
+                                &cname,
+                                &cpath,
+                                &meta,
+                                shared.progress,
+                            ) {
+                                Ok(()) => {
+                                    shared.written.fetch_add(1, Ordering::Relaxed);
+                                    shared.bytes.fetch_add(meta.size, Ordering::Relaxed);
+                                }
+                                Err(kind) => shared.report(&plain_rel, &cpath, kind),
+                            }
+                            throttle.release();
+                        });
+                    }
+                    Kind::Symlink => {
+                        if let Err(kind) =
+                            export_symlink(keys, &level, &name, &cname, &cpath, &meta)
+                        {
+                            shared.report(&plain_rel, &cpath, kind);
+                        }
+                    }
+                    Kind::Fifo => {
+                        let made = match existing {
+                            Some(_) => Ok(()),
+                            None => at::mknod_at(level.dest.as_fd(), &cname, Kind::Fifo, 0o600, 0),
+                        }
+                        .and_then(|()| at::chmod_at(level.dest.as_fd(), &cname, meta.mode))
+                        .and_then(|()| {
+                            at::set_mtime_at(
+                                level.dest.as_fd(),
+                                &cname,
+                                meta.mtime_sec,
+                                meta.mtime_nsec,
+                            )
+                        });
+                        if let Err(error) = made {
+                            shared.report(
+                                &plain_rel,
+                                &cpath,
+                                ProblemKind::Io {
+                                    action: "creating the FIFO",
+                                    error,
+                                },
+                            );
+                        }
+                    }
+                    Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {
+                        shared.report(
+                            &plain_rel,
+                            &cpath,
+                            ProblemKind::NotRestorable("sockets and device files"),
+                        );
+                    }
+                }
+            }
+            // What the plaintext no longer has goes from the view too.
+            match at::list(level.dest.as_fd()) {
+                Ok(present) => {
+                    for name in present {
+                        if expected.contains(&name)
+                            || name.as_bytes().starts_with(TEMP_PREFIX.as_bytes())
+                        {
+                            continue;
+                        }
+                        match remove_tree_at(&level.dest, &name) {
+                            Ok(()) => summary.removed += 1,
+                            Err(error) => shared.report(
+                                &level.plain_rel.join(&name),
+                                &level.cpath,
+                                ProblemKind::Io {
+                                    action: "removing a stale entry",
+                                    error,
+                                },
+                            ),
+                        }
+                    }
+                }
+                Err(error) => shared.report(
+                    &level.plain_rel,
+                    &level.cpath,
+                    ProblemKind::Io {
+                        action: "listing the destination",
+                        error,
+                    },
+                ),
+            }
+        }
+    });
+
+    // Directories deepest first, then the root: mode and mtime as the plaintext's.
+    finish.sort_by_key(|(_, _, rel)| std::cmp::Reverse(rel.components().count()));
+    finish.push((Arc::clone(&dest_fd), root_meta, PathBuf::new()));
+    for (fd, meta, rel) in &finish {
+        let done = at::chmod(&**fd, meta.mode)
+            .and_then(|()| at::set_mtime(&**fd, meta.mtime_sec, meta.mtime_nsec));
+        if let Err(error) = done {
+            shared.report(
+                rel,
+                b"",
+                ProblemKind::Io {
+                    action: "setting directory mode and time",
+                    error,
+                },
+            );
+        }
+    }
+
+    let mut problems = shared
+        .problems
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    problems.sort_by(|a, b| a.plain_path.cmp(&b.plain_path));
+    summary.files_written = shared.written.into_inner();
+    summary.files_unchanged = shared.unchanged.into_inner();
+    summary.bytes = shared.bytes.into_inner();
+    summary.problems = problems;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// One file of the view: header with the derived file id, every block
+/// encrypted with its derived nonce (zero blocks too: the view has no holes).
+#[allow(clippy::too_many_arguments)]
+fn export_file(
+    keys: &ReverseKeys,
+    plain_dir: &OwnedFd,
+    name: &OsStr,
+    dest_dir: &Arc<OwnedFd>,
+    cname: &OsStr,
+    cpath: &[u8],
+    meta: &Meta,
+    progress: &dyn Progress,
+) -> Result<(), ProblemKind> {
+    let read_err = |error| ProblemKind::Unreadable {
+        action: "reading the plaintext file",
+        error,
+    };
+    let write_err = |error| ProblemKind::Io {
+        action: "writing the exported file",
+        error,
+    };
+    let source = at::open_regular_at(plain_dir.as_fd(), name).map_err(read_err)?;
+    let size = at::fstat(&source).map_err(read_err)?.size;
+    let staged = StagedFile::create_in(Arc::clone(dest_dir)).map_err(write_err)?;
+    if size > 0 {
+        let header = FileHeader {
+            file_id: FileId(pathiv::derive(cpath, Purpose::FileId)),
+        };
+        let block0 = pathiv::derive(cpath, Purpose::Block0Iv);
+        staged
+            .file()
+            .write_all_at(&header.to_bytes(), 0)
+            .map_err(write_err)?;
+        let chunks = size.div_ceil(PLAIN_BLOCK_LEN as u64).div_ceil(CHUNK_BLOCKS);
+        let work = |index: u64| -> Result<(), ProblemKind> {
+            export_chunk(keys, &source, staged.file(), &header, &block0, index, size)?;
+            progress.add_bytes(
+                (CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64)
+                    .min(size - index * CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64),
+            );
+            Ok(())
+        };
+        if chunks <= 1 {
+            work(0)?;
+        } else {
+            (0..chunks).into_par_iter().try_for_each(work)?;
+        }
+    }
+    let after = at::fstat(&source).map_err(read_err)?;
+    if after.size != size
+        || (after.mtime_sec, after.mtime_nsec) != (meta.mtime_sec, meta.mtime_nsec)
+    {
+        return Err(ProblemKind::SizeChanged);
+    }
+    at::chmod(staged.file(), meta.mode).map_err(write_err)?;
+    at::set_mtime(staged.file(), meta.mtime_sec, meta.mtime_nsec).map_err(write_err)?;
+    staged.persist_replacing(cname).map_err(write_err)
+}
+
+fn export_chunk(
+    keys: &ReverseKeys,
+    source: &File,
+    out: &File,
+    header: &FileHeader,
+    block0: &[u8; 16],
+    index: u64,
+    size: u64,
+) -> Result<(), ProblemKind> {
+    let bs = PLAIN_BLOCK_LEN as u64;
+    let first = index * CHUNK_BLOCKS;
+    let len = (CHUNK_BLOCKS * bs).min(size - first * bs) as usize;
+    let mut plain = vec![0u8; len];
+    source
+        .read_exact_at(&mut plain, first * bs)
+        .map_err(|error| {
+            if error.kind() == io::ErrorKind::UnexpectedEof {
+                ProblemKind::SizeChanged
+            } else {
+                ProblemKind::Unreadable {
+                    action: "reading the plaintext file",
+                    error,
+                }
+            }
+        })?;
+    let algo = keys.layout.content;
+    let mut opener = keys.content.opener();
+    let mut cipher = Vec::with_capacity(len.div_ceil(PLAIN_BLOCK_LEN) * algo.cipher_block_len());
+    for (i, block) in plain.chunks(PLAIN_BLOCK_LEN).enumerate() {
+        let block_no = first + i as u64;
+        let nonce = pathiv::block_iv(block0, block_no);
+        opener
+            .seal(
+                block_no,
+                Some(&header.file_id),
+                &nonce[..algo.nonce_len().min(16)],
+                block,
+                &mut cipher,
+            )
+            .map_err(|error| ProblemKind::Block {
+                block: block_no,
+                error,
+            })?;
+    }
+    out.write_all_at(
+        &cipher,
+        HEADER_LEN as u64 + first * algo.cipher_block_len() as u64,
+    )
+    .map_err(|error| ProblemKind::Io {
+        action: "writing the exported file",
+        error,
+    })
+}
+
+/// A symlink of the view: the target encrypted with the nonce gocryptfs
+/// derives from the link's path joined with its own name (the mount's
+/// Readlink does exactly that).
+fn export_symlink(
+    keys: &ReverseKeys,
+    level: &Level,
+    name: &OsStr,
+    cname: &OsStr,
+    cpath: &[u8],
+    meta: &Meta,
+) -> Result<(), ProblemKind> {
+    let target =
+        at::readlink_at(level.plain.as_fd(), name).map_err(|error| ProblemKind::Unreadable {
+            action: "reading the symlink",
+            error,
+        })?;
+    let stored: Vec<u8> = match &keys.names {
+        None => target,
+        Some(names) => {
+            let nonce = pathiv::derive(&join_cpath(cpath, cname), Purpose::SymlinkIv);
+            symlink::encrypt_target(
+                &mut keys.content.opener(),
+                names.encoding(),
+                &nonce,
+                &target,
+            )
+            .map_err(ProblemKind::SymlinkTarget)?
+            .into_bytes()
+        }
+    };
+    let io = |error| ProblemKind::Io {
+        action: "writing the symlink",
+        error,
+    };
+    if let (Ok(existing), Ok(m)) = (
+        at::readlink_at(level.dest.as_fd(), cname),
+        at::lstat_at(level.dest.as_fd(), cname),
+    ) {
+        if existing == stored && (m.mtime_sec, m.mtime_nsec) == (meta.mtime_sec, meta.mtime_nsec) {
+            return Ok(());
+        }
+    }
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| io(io::Error::other(e.to_string())))?;
+    let temp = OsString::from(format!("{TEMP_PREFIX}{:016x}", u64::from_le_bytes(random)));
+    at::symlink_at(&stored, level.dest.as_fd(), &temp).map_err(io)?;
+    let placed = at::set_mtime_at(level.dest.as_fd(), &temp, meta.mtime_sec, meta.mtime_nsec)
+        .and_then(|()| at::rename_at(level.dest.as_fd(), &temp, cname));
+    if let Err(error) = placed {
+        let _ = at::unlink_at(level.dest.as_fd(), &temp);
+        return Err(io(error));
+    }
+    Ok(())
+}
