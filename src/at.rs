@@ -36,6 +36,8 @@ pub struct Meta {
     pub mtime_sec: i64,
     pub mtime_nsec: i64,
     pub rdev: u64,
+    /// The file system the entry is on.
+    pub dev: u64,
 }
 
 fn meta_of(st: &rfs::Stat) -> Meta {
@@ -55,6 +57,7 @@ fn meta_of(st: &rfs::Stat) -> Meta {
         mtime_sec: st.st_mtime,
         mtime_nsec: st.st_mtime_nsec as i64,
         rdev: st.st_rdev,
+        dev: st.st_dev,
     }
 }
 
@@ -169,6 +172,7 @@ pub fn mknod_at(
         Kind::Fifo => FileType::Fifo,
         Kind::CharDevice => FileType::CharacterDevice,
         Kind::BlockDevice => FileType::BlockDevice,
+        Kind::Socket => FileType::Socket,
         _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
     };
     Ok(rfs::mknodat(

@@ -119,21 +119,22 @@ fn sealed(
 fn write_temp(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
-    name: &str,
+    name: &OsStr,
     bytes: &[u8],
-) -> Result<String, CreateError> {
-    let temp = format!("{name}.tmp");
-    let mut file = at::create_new_at(dir, OsStr::new(&temp), 0o400).map_err(|e| {
+) -> Result<std::ffi::OsString, CreateError> {
+    let mut temp = name.to_os_string();
+    temp.push(".tmp");
+    let path = dir_path.join(&temp);
+    let mut file = at::create_new_at(dir, &temp, 0o400).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
-            CreateError::TempExists(dir_path.join(&temp))
+            CreateError::TempExists(path.clone())
         } else {
             CreateError::Io {
-                path: dir_path.join(&temp),
+                path: path.clone(),
                 error: e,
             }
         }
     })?;
-    let path = dir_path.join(&temp);
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(io_err(&path))?;
@@ -149,9 +150,14 @@ fn place_new_config(
     config: &VaultConfig,
 ) -> Result<(), CreateError> {
     let path = dir.join(name);
-    let temp = write_temp(dir_fd, dir, name, config.to_gocryptfs_json().as_bytes())?;
-    if let Err(e) = at::rename_noreplace_at(dir_fd, OsStr::new(&temp), OsStr::new(name)) {
-        let _ = at::unlink_at(dir_fd, OsStr::new(&temp));
+    let temp = write_temp(
+        dir_fd,
+        dir,
+        OsStr::new(name),
+        config.to_gocryptfs_json().as_bytes(),
+    )?;
+    if let Err(e) = at::rename_noreplace_at(dir_fd, &temp, OsStr::new(name)) {
+        let _ = at::unlink_at(dir_fd, &temp);
         return Err(if e.kind() == io::ErrorKind::AlreadyExists {
             CreateError::ConfigExists(path)
         } else {
@@ -202,54 +208,48 @@ pub fn init_vault(
     dir: &Path,
     options: &NewVaultOptions,
     password: &Password,
+    before_write: impl FnOnce(&VaultConfig, &MasterKey) -> Result<(), CreateError>,
 ) -> Result<CreatedVault, CreateError> {
-    let mut config = VaultConfig::new_for(options, &creator())?;
+    let config = VaultConfig::new_for(options, &creator())?;
     let config_name = if options.reverse {
         REVERSE_CONFIG_NAME
     } else {
         CONFIG_NAME
     };
     let config_path = dir.join(config_name);
-    if !options.reverse && !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    }
-    let dir_fd = at::open_dir(dir).map_err(|e| match e.raw_os_error() {
+    let not_a_dir = |e: io::Error| match e.raw_os_error() {
         Some(libc::ENOTDIR) => CreateError::NotADirectory(dir.to_path_buf()),
         _ => CreateError::Io {
             path: dir.to_path_buf(),
             error: e,
         },
-    })?;
-    let names = at::list(dir_fd.as_fd()).map_err(io_err(dir))?;
-    if names
-        .iter()
-        .any(|n| n == CONFIG_NAME || n == REVERSE_CONFIG_NAME)
-    {
-        return Err(CreateError::ConfigExists(config_path));
-    }
-    if !options.reverse && !names.is_empty() {
-        return Err(CreateError::NotEmpty(dir.to_path_buf()));
+    };
+    let missing = !options.reverse && !dir.exists();
+    if !missing {
+        let names = at::list(at::open_dir(dir).map_err(not_a_dir)?.as_fd()).map_err(io_err(dir))?;
+        if names
+            .iter()
+            .any(|n| n == CONFIG_NAME || n == REVERSE_CONFIG_NAME)
+        {
+            return Err(CreateError::ConfigExists(config_path));
+        }
+        if !options.reverse && !names.is_empty() {
+            return Err(CreateError::NotEmpty(dir.to_path_buf()));
+        }
     }
 
     let mut key_bytes = random::<KEY_LEN>()?;
     let master_key = MasterKey::from_bytes(&mut key_bytes);
-    config = sealed(config, &master_key, password, options.scrypt_log_n)?;
+    let config = sealed(config, &master_key, password, options.scrypt_log_n)?;
+    // The caller saves the key (recovery sheet) before anything exists:
+    // a vault whose key nobody saw must never be left behind.
+    before_write(&config, &master_key)?;
 
-    let json = config.to_gocryptfs_json();
-    let temp = write_temp(dir_fd.as_fd(), dir, config_name, json.as_bytes())?;
-    let placed =
-        at::rename_noreplace_at(dir_fd.as_fd(), OsStr::new(&temp), OsStr::new(config_name));
-    if let Err(e) = placed {
-        let _ = at::unlink_at(dir_fd.as_fd(), OsStr::new(&temp));
-        return Err(if e.kind() == io::ErrorKind::AlreadyExists {
-            CreateError::ConfigExists(config_path)
-        } else {
-            CreateError::Io {
-                path: config_path,
-                error: e,
-            }
-        });
+    if missing {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
+    let dir_fd = at::open_dir(dir).map_err(not_a_dir)?;
+    place_new_config(dir_fd.as_fd(), dir, config_name, &config)?;
     if !options.reverse && config.layout().has_dir_iv() {
         let iv = random::<DIRIV_LEN>()?;
         let path = dir.join(DIRIV_NAME);
@@ -295,19 +295,18 @@ pub fn change_password(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = config_path
-        .file_name()
-        .and_then(OsStr::to_str)
-        .unwrap_or(CONFIG_NAME)
-        .to_string();
+    let Some(name) = config_path.file_name() else {
+        return Err(CreateError::NotADirectory(config_path.to_path_buf()));
+    };
     let dir_fd = at::open_dir(dir).map_err(io_err(dir))?;
-    let backup = format!("{name}.bak");
+    let mut backup = name.to_os_string();
+    backup.push(".bak");
     let backup_path = dir.join(&backup);
     rustix::fs::linkat(
         &dir_fd,
-        name.as_str(),
+        name,
         &dir_fd,
-        backup.as_str(),
+        backup.as_os_str(),
         rustix::fs::AtFlags::empty(),
     )
     .map_err(|e| {
@@ -323,10 +322,10 @@ pub fn change_password(
     let temp = write_temp(
         dir_fd.as_fd(),
         dir,
-        &name,
+        name,
         updated.to_gocryptfs_json().as_bytes(),
     )?;
-    rustix::fs::renameat(&dir_fd, temp.as_str(), &dir_fd, name.as_str()).map_err(|e| {
+    rustix::fs::renameat(&dir_fd, temp.as_os_str(), &dir_fd, name).map_err(|e| {
         CreateError::Io {
             path: config_path.to_path_buf(),
             error: e.into(),

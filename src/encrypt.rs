@@ -10,7 +10,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
@@ -168,23 +168,38 @@ fn cipher_name(
 
 /// Writes a small metadata file (diriv, sidecar) unless an identical one
 /// exists.
-fn ensure_small_file(dir: &OwnedFd, name: &str, content: &[u8]) -> io::Result<()> {
-    match at::open_regular_at(dir.as_fd(), OsStr::new(name))
+fn ensure_small_file(
+    dir: &Arc<OwnedFd>,
+    name: &str,
+    content: &[u8],
+    replace_other: bool,
+) -> io::Result<()> {
+    let name = OsStr::new(name);
+    let replace = match at::open_regular_at(dir.as_fd(), name)
         .and_then(|f| at::read_limited(f, content.len()))
     {
         Ok(existing) if existing == content => return Ok(()),
+        Ok(_) if replace_other => true,
         Ok(_) => {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{name} exists with other content"),
+                format!("{} exists with other content", name.to_string_lossy()),
             ));
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e),
+    };
+    // Written whole and synced before it gets its name: a crash never
+    // leaves an empty diriv or sidecar behind.
+    let staged = StagedFile::create_in(Arc::clone(dir))?;
+    staged.file().write_all_at(content, 0)?;
+    at::chmod(staged.file(), 0o444)?;
+    staged.file().sync_data()?;
+    if replace {
+        staged.persist_replacing(name)
+    } else {
+        staged.persist(name)
     }
-    let mut file = at::create_new_at(dir.as_fd(), OsStr::new(name), 0o444)?;
-    file.write_all(content)?;
-    file.sync_data()
 }
 
 /// Encrypts `plain_root` into the vault.
@@ -283,7 +298,7 @@ pub fn encrypt_tree(
                 if let Some(content) = &sidecar {
                     let sidecar_name = longname::sidecar_name(&cname.to_string_lossy());
                     if let Err(error) =
-                        ensure_small_file(&dir.cipher, &sidecar_name, content.as_bytes())
+                        ensure_small_file(&dir.cipher, &sidecar_name, content.as_bytes(), true)
                     {
                         shared.report(
                             &plain_rel,
@@ -297,7 +312,7 @@ pub fn encrypt_tree(
                     }
                 }
                 match meta.kind {
-                    Kind::Dir => match enter_dir(vault, &dir, &cname, &meta) {
+                    Kind::Dir => match enter_dir(vault, &dir, &cname) {
                         Ok((cipher, iv, created)) => {
                             summary.dirs_created += u64::from(created);
                             let plain = match at::open_dir_at(dir.plain.as_fd(), &name) {
@@ -322,7 +337,7 @@ pub fn encrypt_tree(
                             });
                             stack.push(DirPair {
                                 plain,
-                                cipher: Arc::new(cipher),
+                                cipher,
                                 iv,
                                 plain_rel,
                                 cipher_rel,
@@ -477,22 +492,37 @@ fn enter_dir(
     vault: &UnlockedVault,
     parent: &DirPair,
     cname: &OsStr,
-    meta: &Meta,
-) -> io::Result<(OwnedFd, Option<DirIv>, bool)> {
+) -> io::Result<(Arc<OwnedFd>, Option<DirIv>, bool)> {
     let created = match at::mkdir_at(parent.cipher.as_fd(), cname, 0o700) {
         Ok(()) => true,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
     };
-    let fd = at::open_dir_at(parent.cipher.as_fd(), cname)?;
-    if !created && meta.mode & 0o700 != 0o700 {
+    let fd = Arc::new(at::open_dir_at(parent.cipher.as_fd(), cname)?);
+    let mode = at::fstat(&*fd)?.mode;
+    if mode & 0o700 != 0o700 {
         // Writable while this run adds to it; the final mode comes at the end.
-        at::chmod(&fd, at::fstat(&fd)?.mode | 0o700)?;
+        at::chmod(&*fd, mode | 0o700)?;
     }
-    if created && vault.layout().has_dir_iv() {
-        let mut iv = [0u8; DIRIV_LEN];
-        random_bytes(&mut iv)?;
-        ensure_small_file(&fd, DIRIV_NAME, &iv)?;
+    if vault.layout().has_dir_iv() {
+        // A new directory, or one an interrupted run left without its diriv
+        // (then still empty): give it one.
+        let missing = at::lstat_at(fd.as_fd(), OsStr::new(DIRIV_NAME)).is_err();
+        let empty = || {
+            at::list(fd.as_fd())
+                .map(|names| {
+                    names.iter().all(|n| {
+                        n.as_bytes()
+                            .starts_with(crate::staging::TEMP_PREFIX.as_bytes())
+                    })
+                })
+                .unwrap_or(false)
+        };
+        if created || (missing && empty()) {
+            let mut iv = [0u8; DIRIV_LEN];
+            random_bytes(&mut iv)?;
+            ensure_small_file(&fd, DIRIV_NAME, &iv, false)?;
+        }
     }
     let iv = read_iv(vault, &fd)?;
     Ok((fd, iv, created))
@@ -573,6 +603,9 @@ fn encrypt_file(
     }
     at::chmod(staged.file(), meta.mode).map_err(write_err)?;
     at::set_mtime(staged.file(), meta.mtime_sec, meta.mtime_nsec).map_err(write_err)?;
+    // On disk before it has a name: a rerun skips files whose size and mtime
+    // match, so a zero-filled file after a crash would otherwise stay.
+    staged.file().sync_data().map_err(write_err)?;
     if replace {
         staged.persist_replacing(cname)
     } else {

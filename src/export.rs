@@ -23,7 +23,9 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::at::{self, Kind, Meta};
+use crate::exclude::Excluder;
 use crate::exit::ExitStatus;
+use crate::format::config::VaultConfig;
 use crate::format::config::{CONFIG_NAME, REVERSE_CONFIG_NAME};
 use crate::format::content::{ContentCipher, FileHeader, FileId, HEADER_LEN, PLAIN_BLOCK_LEN};
 use crate::format::keys::MasterKey;
@@ -49,8 +51,10 @@ pub enum ExportError {
     ForeignDestination(PathBuf),
     #[error("{}: {error}", .path.display())]
     Io { path: PathBuf, error: io::Error },
-    #[error("--exclude {pattern:?}: {reason}")]
-    Pattern { pattern: String, reason: String },
+    #[error(
+        "reverse mode needs AES-SIV content encryption; this config uses {0} (gocryptfs refuses it too: derived nonces would repeat)"
+    )]
+    NotSiv(&'static str),
 }
 
 impl ExportError {
@@ -68,48 +72,8 @@ impl ExportError {
                 "export into a new or empty folder, or into an earlier export of this same folder (its entries that the plaintext lacks are deleted)".into()
             }
             ExportError::Io { .. } => "check the paths, permissions and free space".into(),
-            ExportError::Pattern { .. } => "patterns follow gitignore rules, as gocryptfs -exclude-wildcard".into(),
+            ExportError::NotSiv(_) => "make the reverse vault with `vaultdrill init --reverse` or `gocryptfs -init -reverse`".into(),
         })
-    }
-}
-
-/// Paths left out of the view, as gocryptfs's `-exclude` (a path from the
-/// root) and `-exclude-wildcard` (a gitignore pattern).
-pub struct Excluder {
-    matcher: Option<ignore::gitignore::Gitignore>,
-}
-
-impl Excluder {
-    pub fn new(exact: &[String], wildcard: &[String]) -> Result<Excluder, ExportError> {
-        if exact.is_empty() && wildcard.is_empty() {
-            return Ok(Excluder { matcher: None });
-        }
-        let mut builder = ignore::gitignore::GitignoreBuilder::new("/");
-        for (pattern, line) in exact
-            .iter()
-            .map(|p| (p, format!("/{}", p.trim_start_matches('/'))))
-            .chain(wildcard.iter().map(|p| (p, p.clone())))
-        {
-            builder
-                .add_line(None, &line)
-                .map_err(|e| ExportError::Pattern {
-                    pattern: pattern.clone(),
-                    reason: e.to_string(),
-                })?;
-        }
-        let matcher = builder.build().map_err(|e| ExportError::Pattern {
-            pattern: String::new(),
-            reason: e.to_string(),
-        })?;
-        Ok(Excluder {
-            matcher: Some(matcher),
-        })
-    }
-
-    fn excludes(&self, rel: &Path, is_dir: bool) -> bool {
-        self.matcher
-            .as_ref()
-            .is_some_and(|m| m.matched(Path::new("/").join(rel), is_dir).is_ignore())
     }
 }
 
@@ -147,7 +111,12 @@ pub struct ReverseKeys {
 }
 
 impl ReverseKeys {
-    pub fn new(layout: VaultLayout, master_key: &MasterKey) -> ReverseKeys {
+    /// Refuses anything but AES-SIV: reverse mode's nonces are derived from
+    /// paths, so they repeat when a file changes; only SIV stays safe then.
+    pub fn new(layout: VaultLayout, master_key: &MasterKey) -> Result<ReverseKeys, ExportError> {
+        if layout.content != crate::format::ContentAlgorithm::AesSiv {
+            return Err(ExportError::NotSiv(layout.content.gocryptfs_name()));
+        }
         let content = ContentCipher::new(master_key, layout.content, layout.hkdf)
             .expect("a validated layout never pairs XChaCha20-Poly1305 with HKDF off");
         let names = match layout.names {
@@ -162,11 +131,11 @@ impl ReverseKeys {
                 },
             )),
         };
-        ReverseKeys {
+        Ok(ReverseKeys {
             layout,
             content,
             names,
-        }
+        })
     }
 
     fn dir_iv(&self, cpath: &[u8]) -> Option<DirIv> {
@@ -250,8 +219,11 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> ExportError + '_ {
     }
 }
 
-/// Checks DEST: new, empty, or an earlier export of this vault (its root
-/// names decrypt under this key, or its config is this one).
+/// Checks DEST: new, empty, or an earlier export of this vault: its
+/// `gocryptfs.conf` is this config, or (after a password change) a config
+/// with the same flags, and every encrypted name in its root decrypts under
+/// this key. Anything else is refused: the update deletes what the view
+/// does not contain.
 fn check_destination(
     plain_root: &Path,
     dest: &Path,
@@ -275,22 +247,36 @@ fn check_destination(
     if names.is_empty() {
         return Ok(());
     }
-    if at::open_regular_at(fd.as_fd(), OsStr::new(CONFIG_NAME))
+    let foreign = || ExportError::ForeignDestination(dest.to_path_buf());
+    let theirs = at::open_regular_at(fd.as_fd(), OsStr::new(CONFIG_NAME))
         .and_then(|f| at::read_limited(f, 64 * 1024))
-        .is_ok_and(|c| c == config)
-    {
+        .map_err(|_| foreign())?;
+    if theirs == config {
         return Ok(());
     }
-    let iv = keys.dir_iv(b"");
-    if let (Some(cipher), Some(iv)) = (&keys.names, iv) {
-        let ours = names.iter().filter_map(|n| n.to_str()).any(|n| {
-            longname::classify(n) == longname::LongNameKind::Short && cipher.decrypt(n, &iv).is_ok()
-        });
-        if ours {
-            return Ok(());
-        }
+    let (Ok(theirs), Ok(ours)) = (VaultConfig::parse(&theirs), VaultConfig::parse(config)) else {
+        return Err(foreign());
+    };
+    if theirs.flags() != ours.flags() {
+        return Err(foreign());
     }
-    Err(ExportError::ForeignDestination(dest.to_path_buf()))
+    let (Some(cipher), Some(iv)) = (&keys.names, keys.dir_iv(b"")) else {
+        return Err(foreign());
+    };
+    let encrypted: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.to_str())
+        .filter(|n| {
+            *n != CONFIG_NAME
+                && *n != DIRIV_NAME
+                && longname::classify(n) == longname::LongNameKind::Short
+        })
+        .collect();
+    if !encrypted.is_empty() && encrypted.iter().all(|n| cipher.decrypt(n, &iv).is_ok()) {
+        Ok(())
+    } else {
+        Err(foreign())
+    }
 }
 
 /// Writes a small file (config copy, diriv, .name) unless an identical one
@@ -321,6 +307,7 @@ fn put_small(
     staged.file().write_all_at(content, 0)?;
     at::chmod(staged.file(), mode)?;
     at::set_mtime(staged.file(), mtime.0, mtime.1)?;
+    staged.file().sync_data()?;
     staged.persist_replacing(name)?;
     Ok(true)
 }
@@ -328,8 +315,14 @@ fn put_small(
 /// Removes `name` from `dir`, recursively for directories, never following
 /// a symlink.
 fn remove_tree_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-    match at::lstat_at(dir.as_fd(), name)?.kind {
+    let meta = at::lstat_at(dir.as_fd(), name)?;
+    match meta.kind {
         Kind::Dir => {
+            if meta.dev != at::fstat(dir)?.dev {
+                return Err(io::Error::other(
+                    "a file system is mounted there; not removing across it",
+                ));
+            }
             let sub = at::open_dir_at(dir.as_fd(), name)?;
             at::chmod(&sub, 0o700)?;
             for child in at::list(sub.as_fd())? {
@@ -355,13 +348,16 @@ pub fn export_tree(
 ) -> Result<ExportSummary, ExportError> {
     let started = Instant::now();
     let plain_fd = Arc::new(at::open_dir(plain_root).map_err(io_err(plain_root))?);
-    let config_file = at::open_regular_at(plain_fd.as_fd(), OsStr::new(REVERSE_CONFIG_NAME))
-        .map_err(io_err(plain_root))?;
+    // gocryptfs follows a symlinked config; so do we.
+    let config_file =
+        at::open_regular(&plain_root.join(REVERSE_CONFIG_NAME)).map_err(io_err(plain_root))?;
     let config_meta = at::fstat(&config_file).map_err(io_err(plain_root))?;
     let config = at::read_limited(config_file, 64 * 1024).map_err(io_err(plain_root))?;
     check_destination(plain_root, dest, keys, &config)?;
     std::fs::create_dir_all(dest).map_err(io_err(dest))?;
     let dest_fd = Arc::new(at::open_dir(dest).map_err(io_err(dest))?);
+    // Writable while this run works in it; the final mode comes at the end.
+    at::chmod(&*dest_fd, 0o700).map_err(io_err(dest))?;
     let root_meta = at::fstat(&*plain_fd).map_err(io_err(plain_root))?;
 
     let shared = Shared {
@@ -407,7 +403,17 @@ pub fn export_tree(
                     );
                 }
             }
-            if is_root {
+            // Temporary files of an interrupted earlier run (where O_TMPFILE
+            // is missing): nothing of this run is in flight here yet.
+            if let Ok(present) = at::list(level.dest.as_fd()) {
+                for name in present
+                    .iter()
+                    .filter(|n| n.as_bytes().starts_with(TEMP_PREFIX.as_bytes()))
+                {
+                    let _ = at::unlink_at(level.dest.as_fd(), name);
+                }
+            }
+            if is_root && !excluder.excludes(REVERSE_CONFIG_NAME.as_bytes()) {
                 expected.insert(OsString::from(CONFIG_NAME));
                 let mtime = (config_meta.mtime_sec, config_meta.mtime_nsec);
                 if let Err(error) = put_small(
@@ -461,7 +467,7 @@ pub fn export_tree(
                         continue;
                     }
                 };
-                if excluder.excludes(&plain_rel, meta.kind == Kind::Dir) {
+                if excluder.excludes(plain_rel.as_os_str().as_bytes()) {
                     continue;
                 }
                 if is_root && keys.names.is_none() && name == CONFIG_NAME {
@@ -611,11 +617,45 @@ pub fn export_tree(
                         }
                     }
                     Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {
-                        shared.report(
-                            &plain_rel,
-                            &cpath,
-                            ProblemKind::NotRestorable("sockets and device files"),
-                        );
+                        // The view shows them as they are; so does the export.
+                        let made = match existing {
+                            Some(e) if e.rdev == meta.rdev => Ok(()),
+                            Some(_) => remove_tree_at(&level.dest, &cname).and_then(|()| {
+                                at::mknod_at(
+                                    level.dest.as_fd(),
+                                    &cname,
+                                    meta.kind,
+                                    0o600,
+                                    meta.rdev,
+                                )
+                            }),
+                            None => at::mknod_at(
+                                level.dest.as_fd(),
+                                &cname,
+                                meta.kind,
+                                0o600,
+                                meta.rdev,
+                            ),
+                        }
+                        .and_then(|()| at::chmod_at(level.dest.as_fd(), &cname, meta.mode))
+                        .and_then(|()| {
+                            at::set_mtime_at(
+                                level.dest.as_fd(),
+                                &cname,
+                                meta.mtime_sec,
+                                meta.mtime_nsec,
+                            )
+                        });
+                        if let Err(error) = made {
+                            shared.report(
+                                &plain_rel,
+                                &cpath,
+                                ProblemKind::Io {
+                                    action: "creating the special file",
+                                    error,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -740,6 +780,9 @@ fn export_file(
     }
     at::chmod(staged.file(), meta.mode).map_err(write_err)?;
     at::set_mtime(staged.file(), meta.mtime_sec, meta.mtime_nsec).map_err(write_err)?;
+    // On disk before it has a name: a later run skips files whose size and
+    // mtime match, so a zero-filled file after a crash would stay forever.
+    staged.file().sync_data().map_err(write_err)?;
     staged.persist_replacing(cname).map_err(write_err)
 }
 

@@ -13,6 +13,7 @@ pub mod decrypt;
 pub mod display;
 pub mod encrypt;
 pub mod error;
+pub mod exclude;
 pub mod exit;
 pub mod export;
 pub mod format;

@@ -69,7 +69,12 @@ fn quote(path: &Path) -> String {
 impl RecoveryKit<'_> {
     pub fn render_markdown(&self) -> Zeroizing<String> {
         let layout = self.config.layout();
-        let v = quote(self.vault_path);
+        // A reverse vault is restored from its uploaded encrypted copy.
+        let v = if self.reverse {
+            "ENCRYPTED-COPY".to_string()
+        } else {
+            quote(self.vault_path)
+        };
         let key = self.master_key.to_printed_two_lines();
         let mut key_block = Zeroizing::new(String::new());
         for line in key.lines() {
@@ -152,9 +157,12 @@ impl RecoveryKit<'_> {
         );
         let _ = writeln!(o, "```json\n{}```\n", self.config.to_gocryptfs_json());
         let what = if self.reverse {
-            "the encrypted copy you uploaded (the `gocryptfs -reverse` view)"
+            format!(
+                "the encrypted copy you uploaded (the `gocryptfs -reverse` view of `{}`)",
+                self.vault_path.display()
+            )
         } else {
-            "the encrypted folder, or a copy of it"
+            "the encrypted folder, or a copy of it".to_string()
         };
         let _ = writeln!(
             o,
@@ -173,7 +181,8 @@ impl RecoveryKit<'_> {
         );
         let _ = writeln!(
             o,
-            "With gocryptfs instead: `gocryptfs -masterkey=stdin {flags}{v} /mnt/vault < key.txt`."
+            // gocryptfs reads one line and strips only dashes: remove the rest.
+            "With gocryptfs instead: `tr -d ' \\n' < key.txt | gocryptfs -masterkey=stdin {flags}{v} /mnt/vault`."
         );
         let _ = writeln!(
             o,
@@ -197,7 +206,8 @@ impl RecoveryKit<'_> {
         if self.reverse {
             let _ = writeln!(
                 o,
-                "    vaultdrill regen-config {v} --masterkey-file key.txt --reverse-plaindir PLAINTEXT-FOLDER\n"
+                "    vaultdrill regen-config {v} --masterkey-file key.txt --reverse-plaindir {}\n",
+                quote(self.vault_path)
             );
         } else {
             let _ = writeln!(
@@ -287,7 +297,7 @@ mod tests {
             )
         );
         assert!(md.contains(
-            "gocryptfs -masterkey=stdin -aessiv '/backup/my vault' /mnt/vault < key.txt"
+            "tr -d ' \\n' < key.txt | gocryptfs -masterkey=stdin -aessiv '/backup/my vault' /mnt/vault"
         ));
         assert!(md.contains("vaultdrill regen-config '/backup/my vault' --masterkey-file key.txt"));
     }

@@ -434,3 +434,118 @@ fn regen_config_never_replaces_a_config() {
         before
     );
 }
+
+#[test]
+fn writing_commands_refuse_guessed_flags() {
+    // encrypt with a master key and no config: a wrongly guessed flag would
+    // make new names unreadable once the real config is back.
+    let (tmp, vault) = unpack("default");
+    fs::remove_file(vault.join("gocryptfs.conf")).expect("rm");
+    let plain = tmp.path().join("plain");
+    fs::create_dir(&plain).expect("mkdir");
+    fs::write(plain.join("new.txt"), b"x").expect("write");
+    let out = vaultdrill()
+        .arg("encrypt")
+        .arg(&plain)
+        .arg(&vault)
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("writing needs the vault's real flags"));
+
+    // regen-config names what it had to assume and waits for a decision.
+    let (tmp, vault) = unpack("longnamemax62");
+    fs::remove_file(vault.join("gocryptfs.conf")).expect("rm");
+    let pw = tmp.path().join("pw");
+    fs::write(&pw, "new\n").expect("write");
+    let regen = |extra: &[&str]| {
+        vaultdrill()
+            .args(["regen-config", "--scryptn", "10", "--masterkey-file"])
+            .arg(masterkey_file("longnamemax62"))
+            .arg("--new-passfile")
+            .arg(&pw)
+            .arg(&vault)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let out = regen(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot tell LongNameMax"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("62 (assumed)"));
+    assert!(!vault.join("gocryptfs.conf").exists());
+    let out = regen(&["--longnamemax", "62"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conf =
+        VaultConfig::parse(&fs::read(vault.join("gocryptfs.conf")).expect("conf")).expect("parse");
+    assert_eq!(conf.long_name_max, 62);
+}
+
+#[test]
+fn names_alone_do_not_prove_a_wrong_key() {
+    let (_tmp, vault) = unpack("default");
+    fs::remove_file(vault.join("gocryptfs.conf")).expect("rm");
+    for e in walkdir::WalkDir::new(&vault)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+    {
+        let meta = fs::symlink_metadata(e.path()).expect("meta");
+        let name = e.file_name().to_string_lossy();
+        if (meta.is_file()
+            && meta.len() > 18
+            && name != "gocryptfs.diriv"
+            && !name.ends_with(".name"))
+            || meta.file_type().is_symlink()
+        {
+            fs::remove_file(e.path()).expect("rm");
+        }
+    }
+    // With 255 wrong keys, none may pass as proven.
+    let tmp = tempfile::TempDir::new().expect("tmp");
+    for i in 0..255u8 {
+        let key = tmp.path().join(format!("k{i}"));
+        fs::write(&key, blake3::hash(&[i]).to_hex().as_str()).expect("key");
+        let out = vaultdrill()
+            .args(["regen-config", "--dry-run", "--gcm", "--masterkey-file"])
+            .arg(&key)
+            .arg(&vault)
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "key {i} was taken as proven: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn regen_for_a_reverse_folder_refuses_a_forward_view() {
+    let (tmp, vault) = unpack("default");
+    fs::remove_file(vault.join("gocryptfs.conf")).expect("rm");
+    let plain = tmp.path().join("plain");
+    fs::create_dir(&plain).expect("mkdir");
+    let out = vaultdrill()
+        .args(["regen-config", "--dry-run", "--masterkey-file"])
+        .arg(masterkey_file("default"))
+        .arg("--reverse-plaindir")
+        .arg(&plain)
+        .arg(&vault)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not AES-SIV"));
+}

@@ -159,12 +159,19 @@ fn mode_case(what: &str, init_args: &[&str], gocryptfs_flags: &[&str]) {
     fs::rename(made.cipher.join("gocryptfs.conf"), &hidden).expect("hide config");
     let point = made.tmp.path().join("mnt2");
     fs::create_dir(&point).expect("mkdir");
-    let status = Command::new(require("gocryptfs"))
-        .args(["-q", "-nosyslog", "-ro", "-masterkey=stdin"])
-        .args(gocryptfs_flags.iter().flat_map(|f| f.split(' ')))
+    // Exactly the sheet's command line, run by a shell.
+    let command = format!(
+        "tr -d ' \\n' < \"$1\" | {} -q -nosyslog -ro -masterkey=stdin {} \"$2\" \"$3\"",
+        require("gocryptfs").display(),
+        gocryptfs_flags.join(" ")
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .arg("sh")
+        .arg(&keyfile)
         .arg(&made.cipher)
         .arg(&point)
-        .stdin(fs::File::open(&keyfile).expect("key"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -400,6 +407,38 @@ fn passwd_with_the_old_password_and_with_the_master_key() {
     fs::write(&keyfile, kit_key(&made.kit)).expect("key");
     let third = made.tmp.path().join("third");
     fs::write(&third, "third password\n").expect("write");
+    let passwd_with_key = |extra: &[&str]| {
+        vaultdrill()
+            .arg("passwd")
+            .arg(&made.cipher)
+            .arg("--masterkey-file")
+            .arg(&keyfile)
+            .arg("--new-passfile")
+            .arg(&third)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    // An empty vault cannot prove a key: a typo would become the vault's key.
+    let out = passwd_with_key(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("nothing in this vault proves the master key")
+    );
+    {
+        let mount = Mount::new(&[], &made.cipher, &made.tmp.path().join("mnt0"), &new_pw);
+        fs::write(
+            mount.point.join("data.txt"),
+            "something to check the key against",
+        )
+        .expect("write");
+    }
     let out = vaultdrill()
         .arg("passwd")
         .arg(&made.cipher)
@@ -513,6 +552,8 @@ fn regen_config_writes_a_config_gocryptfs_mounts() {
             .arg("--new-passfile")
             .arg(&new_pw)
             .arg(&vault)
+            // What the ciphertext cannot tell, the user says.
+            .args(if flavour == "longnamemax62" { &["--longnamemax", "62"][..] } else { &[][..] })
             .output()
             .expect("run");
         assert_eq!(

@@ -246,3 +246,114 @@ fn export_refuses_a_foreign_destination() {
         "the forward vault is untouched",
     );
 }
+
+#[test]
+fn a_folder_of_random_names_is_not_mistaken_for_an_export() {
+    // A content-addressed store (names like hex hashes): some names unpad by
+    // chance under any key. The update would delete them all as "stale".
+    let r = reverse_vault(true, &[]);
+    let store = r.tmp.path().join("store");
+    fs::create_dir(&store).expect("mkdir");
+    for i in 0..300u32 {
+        let name: String = blake3::hash(&i.to_le_bytes()).to_hex().to_string();
+        fs::write(store.join(name), b"object").expect("write");
+    }
+    let out = vaultdrill()
+        .arg("export")
+        .arg(&r.plain)
+        .arg(&store)
+        .arg("--passfile")
+        .arg(&r.passfile)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_dir(&store).expect("ls").count(),
+        300,
+        "nothing deleted"
+    );
+}
+
+#[test]
+fn exclusion_quirks_match_gocryptfs() {
+    let r = reverse_vault(true, &[]);
+    fs::write(r.plain.join("abc"), b"1").expect("write");
+    fs::write(r.plain.join("a?c"), b"2").expect("write");
+    fs::write(r.plain.join("my file (1).txt"), b"3").expect("write");
+    for (i, patterns) in [
+        &[
+            "--exclude-wildcard",
+            "a?c",
+            "--exclude-wildcard",
+            "d1/",
+            "--exclude-wildcard",
+            "[!e]xec.sh",
+        ][..],
+        &[
+            "--exclude-wildcard",
+            ".*",
+            "--exclude-wildcard",
+            "my file (1).txt",
+            "--exclude",
+            "/abc",
+        ][..],
+        &[
+            "--exclude-wildcard",
+            "L*/**",
+            "--exclude-wildcard",
+            "*.txt",
+            "--exclude-wildcard",
+            "!Grüße*",
+        ][..],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = r.tmp.path().join(format!("export-{i}"));
+        export(&r, &dest, patterns);
+        let gocryptfs_args: Vec<&str> = patterns
+            .iter()
+            .map(|a| if a.starts_with("--") { &a[1..] } else { a })
+            .collect();
+        assert_same_tree(
+            &snapshot(&dest),
+            &live_view(&r, &gocryptfs_args),
+            &format!("{patterns:?}"),
+        );
+    }
+}
+
+#[test]
+fn a_reverse_config_without_aes_siv_is_refused() {
+    let r = reverse_vault(true, &[]);
+    let conf = r.plain.join(".gocryptfs.reverse.conf");
+    let text = fs::read_to_string(&conf)
+        .expect("conf")
+        .replace(",\n\t\t\"AESSIV\"", "");
+    assert!(!text.contains("AESSIV"));
+    let mut perms = fs::metadata(&conf).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    fs::set_permissions(&conf, perms).expect("chmod");
+    fs::write(&conf, text).expect("write");
+    let out = vaultdrill()
+        .arg("export")
+        .arg(&r.plain)
+        .arg(r.tmp.path().join("export"))
+        .arg("--passfile")
+        .arg(&r.passfile)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must use AESSIV"));
+    assert!(!r.tmp.path().join("export").exists());
+}

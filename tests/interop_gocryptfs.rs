@@ -365,3 +365,42 @@ fn a_tree_deeper_than_path_max_in_ciphertext() {
     );
     assert_same_tree(&snapshot(&dest), &expected, "deep tree");
 }
+
+#[test]
+fn a_file_that_starts_with_a_hole_still_proves_the_key() {
+    let tmp = TempDir::new().expect("tmp");
+    let cipher = tmp.path().join("cipher");
+    let passfile = tmp.path().join("pass");
+    let masterkey = tmp.path().join("masterkey");
+    fs::create_dir(&cipher).expect("mkdir");
+    fs::write(&passfile, format!("{PASSWORD}\n")).expect("write");
+    run(Command::new(require("gocryptfs"))
+        .args(["-init", "-q", "-nosyslog", "-scryptn", "10", "-passfile"])
+        .arg(&passfile)
+        .arg(&cipher));
+    dump_masterkey(&cipher.join("gocryptfs.conf"), &passfile, &masterkey);
+    {
+        let mount = Mount::new(&[], &cipher, &tmp.path().join("mnt"), &passfile);
+        let f = fs::File::create(mount.point.join("hole-first")).expect("create");
+        std::os::unix::fs::FileExt::write_all_at(&f, b"data after a hole", 3 * 4096)
+            .expect("write");
+    }
+    fs::remove_file(cipher.join("gocryptfs.conf")).expect("lose the config");
+    let out_dir = TempDir::new().expect("tmp");
+    let out = vaultdrill()
+        .arg("decrypt")
+        .arg(&cipher)
+        .arg(out_dir.path().join("out"))
+        .arg("--masterkey-file")
+        .arg(&masterkey)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = fs::read(out_dir.path().join("out/hole-first")).expect("read");
+    assert_eq!(&data[3 * 4096..], b"data after a hole");
+}

@@ -176,6 +176,11 @@ pub struct RegenArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Write the config even where the vault cannot tell a flag and
+    /// gocryptfs's default is assumed (it affects only names written later).
+    #[arg(long)]
+    pub assume_defaults: bool,
+
     /// Print the detection as JSON.
     #[arg(long)]
     pub json: bool,
@@ -360,6 +365,11 @@ pub struct PasswdArgs {
     /// New scrypt cost as log2(N) (default: keep the current one).
     #[arg(long, value_name = "LOG2N", value_parser = clap::value_parser!(u8).range(10..=28))]
     pub scryptn: Option<u8>,
+
+    /// Accept a master key that the vault cannot confirm (it holds too
+    /// little data to check it against).
+    #[arg(long)]
+    pub force: bool,
 
     #[command(flatten)]
     pub unlock: UnlockArgs,

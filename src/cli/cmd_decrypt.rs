@@ -14,7 +14,7 @@ use vaultdrill::selection::Selection;
 use super::args::{Cli, DecryptArgs};
 use super::output::{human_bytes, problem_line};
 use super::progress::Bar;
-use super::unlock::unlock;
+use super::unlock::{Use, unlock};
 
 #[derive(Serialize)]
 struct JsonProblem {
@@ -119,7 +119,7 @@ fn text_summary(s: &DecryptSummary, dest: &std::path::Path) -> String {
 
 pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
-    let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet)?;
+    let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Read)?;
     let created = prepare_destination(vault.root(), &args.dest).map_err(vaultdrill::Error::from)?;
     let bar = if args.json {
         None

@@ -11,7 +11,7 @@ use vaultdrill::progress::{NoProgress, Progress};
 use super::args::{Cli, EncryptArgs};
 use super::output::{human_bytes, problem_line};
 use super::progress::Bar;
-use super::unlock::unlock;
+use super::unlock::{Use, unlock};
 
 #[derive(Serialize)]
 struct JsonSummary {
@@ -37,7 +37,7 @@ fn plain_bytes(dir: &std::path::Path) -> u64 {
 }
 
 pub fn run(args: &EncryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
-    let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet)?;
+    let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Write)?;
     let bar = if args.json {
         None
     } else {

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::display::escape_path;
-use vaultdrill::export::{Excluder, ExportSummary, ReverseKeys, export_tree};
+use vaultdrill::exclude::Excluder;
+use vaultdrill::export::{ExportSummary, ReverseKeys, export_tree};
 use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::progress::{NoProgress, Progress};
 use vaultdrill::secrets::read_secret;
@@ -44,18 +45,18 @@ pub fn run(args: &ExportArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
-    let excluder =
-        Excluder::new(&args.exclude, &args.exclude_wildcard).map_err(vaultdrill::Error::from)?;
+    let excluder = Excluder::new(&args.exclude, &args.exclude_wildcard);
     let secret = read_secret(&source, &args.plaindir.display().to_string())
         .map_err(vaultdrill::Error::from)?;
     let limits = ScryptLimits {
         max_memory: args.unlock.scrypt_max_memory.saturating_mul(1 << 20),
         ..ScryptLimits::default()
     };
-    let master_key = locked
+    let (master_key, _) = locked
         .master_key(secret, &limits)
         .map_err(vaultdrill::Error::from)?;
-    let keys = ReverseKeys::new(locked.config().layout(), &master_key);
+    let keys =
+        ReverseKeys::new(locked.config().layout(), &master_key).map_err(vaultdrill::Error::from)?;
     let bar = if args.json {
         None
     } else {

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use vaultdrill::ExitStatus;
-use vaultdrill::create::{change_password, init_vault};
+use vaultdrill::create::{CreateError, change_password, init_vault};
 use vaultdrill::format::config::NewVaultOptions;
 use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::recovery_kit::RecoveryKit;
 use vaultdrill::secrets::{SecretSource, read_new_password, read_secret};
-use vaultdrill::vault::LockedVault;
+use vaultdrill::vault::{KeyProof, LockedVault};
 
 use super::UsageError;
 use super::args::{Cli, InitArgs, PasswdArgs};
@@ -67,13 +67,34 @@ pub fn run_init(args: &InitArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         .into());
     }
     let mut kit_file = args.recovery_kit.as_deref().map(open_kit).transpose()?;
-    let password = read_new_password(&new_password_source(&args.passfile, &args.extpass))
-        .map_err(vaultdrill::Error::from);
-    let created = password
-        .and_then(|pw| init_vault(&args.dir, &options, &pw).map_err(vaultdrill::Error::from));
+    let created = read_new_password(&new_password_source(&args.passfile, &args.extpass))
+        .map_err(vaultdrill::Error::from)
+        .and_then(|pw| {
+            init_vault(&args.dir, &options, &pw, |config, master_key| {
+                // The sheet is on disk before the vault exists.
+                let (Some(file), Some(path)) = (kit_file.as_mut(), &args.recovery_kit) else {
+                    return Ok(());
+                };
+                let kit = RecoveryKit {
+                    vault_path: &args.dir,
+                    reverse: args.reverse,
+                    created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+                    config,
+                    master_key,
+                };
+                file.write_all(kit.render_markdown().as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|error| CreateError::Io {
+                        path: path.clone(),
+                        error,
+                    })
+            })
+            .map_err(vaultdrill::Error::from)
+        });
     let created = match created {
         Ok(c) => c,
         Err(e) => {
+            // Nothing was created; the (empty or partial) sheet goes too.
             if let Some(path) = &args.recovery_kit {
                 drop(kit_file.take());
                 let _ = std::fs::remove_file(path);
@@ -81,18 +102,6 @@ pub fn run_init(args: &InitArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             return Err(e.into());
         }
     };
-    if let (Some(file), Some(path)) = (kit_file.as_mut(), &args.recovery_kit) {
-        let kit = RecoveryKit {
-            vault_path: &args.dir,
-            reverse: args.reverse,
-            created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            config: &created.config,
-            master_key: &created.master_key,
-        };
-        file.write_all(kit.render_markdown().as_bytes()).and_then(|()| file.sync_all()).map_err(|e| {
-            anyhow::anyhow!("{}: writing the recovery sheet failed: {e}; the vault was created, so run again with --print-masterkey is impossible: delete {} and start over", path.display(), args.dir.display())
-        })?;
-    }
     let mut out = io::stdout().lock();
     if show_key {
         let key = created.master_key.to_printed_two_lines();
@@ -144,9 +153,16 @@ pub fn run_passwd(args: &PasswdArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         max_memory: args.unlock.scrypt_max_memory.saturating_mul(1 << 20),
         ..ScryptLimits::default()
     };
-    let master_key = locked
+    let (master_key, proof) = locked
         .master_key(secret, &limits)
         .map_err(vaultdrill::Error::from)?;
+    if proof == KeyProof::Unproven && !args.force {
+        return Err(UsageError::new(
+            format!("{}: nothing in this vault proves the master key (too little data to check it against)", args.dir.display()),
+            "a mistyped key would become the vault's key; check it, then pass --force",
+        )
+        .into());
+    }
     let new_password =
         read_new_password(&new_password_source(&args.new_passfile, &args.new_extpass))
             .map_err(vaultdrill::Error::from)?;

@@ -11,7 +11,7 @@ use vaultdrill::vault::walk::{Entry, EntryKind, WalkItem, Walker};
 
 use super::args::LsArgs;
 use super::output::{mode_string, problem_line, rfc3339};
-use super::unlock::unlock;
+use super::unlock::{Use, unlock};
 
 #[derive(Serialize)]
 struct ListedEntry {
@@ -105,7 +105,7 @@ fn problem_json(p: &Problem) -> ListedProblem {
 
 pub fn run(args: &LsArgs) -> anyhow::Result<ExitStatus> {
     let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
-    let vault = unlock(&args.cipherdir, &args.unlock, false)?;
+    let vault = unlock(&args.cipherdir, &args.unlock, false, Use::Read)?;
     let mut problems = Vec::new();
     let mut walker = Walker::new(&vault, &selection);
     match list(&mut walker, args, &mut problems) {

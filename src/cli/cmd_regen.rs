@@ -44,8 +44,9 @@ fn hints(args: &RegenArgs) -> Hints {
 pub fn findings_text(detection: &Detection) -> String {
     let mut out = String::new();
     for f in &detection.findings {
+        let mark = if f.assumed { " (assumed)" } else { "" };
         out.push_str(&format!(
-            "  {:<15} {}\n  {:<15} because {}\n",
+            "  {:<15} {}{mark}\n  {:<15} because {}\n",
             format!("{}:", f.what),
             f.value,
             "",
@@ -88,6 +89,30 @@ pub fn run(args: &RegenArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     };
     let detection = detect_layout(&args.cipherdir, &master_key, &hints(args))
         .map_err(vaultdrill::Error::from)?;
+    if args.reverse_plaindir.is_some() && detection.layout.content != ContentAlgorithm::AesSiv {
+        return Err(UsageError::new(
+            format!(
+                "{}: this view is not AES-SIV, so it is not a reverse vault's (gocryptfs -reverse needs AES-SIV)",
+                args.cipherdir.display()
+            ),
+            "give the encrypted view of the reverse vault, or drop --reverse-plaindir",
+        )
+        .into());
+    }
+    let assumed: Vec<&str> = detection
+        .findings
+        .iter()
+        .filter(|f| f.assumed)
+        .map(|f| f.what)
+        .collect();
+    if !args.dry_run && !assumed.is_empty() && !args.assume_defaults {
+        print!("{}", findings_text(&detection));
+        return Err(UsageError::new(
+            format!("the vault cannot tell {}; the config would assume it", assumed.join(" and ")),
+            "give it as an option (see the evidence above), or accept the assumption with --assume-defaults",
+        )
+        .into());
+    }
     let mut written = None;
     if !args.dry_run {
         let password =

@@ -44,15 +44,39 @@ pub fn secret_source(args: &UnlockArgs) -> Result<SecretSource, UsageError> {
     })
 }
 
+/// What the unlocked vault will be used for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    Read,
+    Write,
+}
+
 /// Opens and unlocks the vault at `dir` as the options say. With a master
-/// key and no config, the flags are detected from the ciphertext.
-pub fn unlock(dir: &Path, args: &UnlockArgs, quiet: bool) -> anyhow::Result<UnlockedVault> {
+/// key and no config, the flags are detected from the ciphertext (for
+/// reading only: writing with a guessed flag could make new names
+/// unreadable once the real config is back).
+pub fn unlock(
+    dir: &Path,
+    args: &UnlockArgs,
+    quiet: bool,
+    usage: Use,
+) -> anyhow::Result<UnlockedVault> {
     let source = secret_source(args)?;
     let is_key = matches!(
         source,
         SecretSource::MasterKeyFile(_) | SecretSource::MasterKeyStdin
     );
     let locked = match LockedVault::open(dir, args.config.as_deref()) {
+        Err(VaultError::ConfigMissing(_)) if usage == Use::Write => {
+            return Err(UsageError::new(
+                format!(
+                    "{}: gocryptfs.conf is missing; writing needs the vault's real flags",
+                    dir.display()
+                ),
+                "rebuild the config first: `vaultdrill regen-config DIR --masterkey-file FILE`",
+            )
+            .into());
+        }
         Err(VaultError::ConfigMissing(_) | VaultError::NotAVault(_))
             if is_key && args.config.is_none() =>
         {

@@ -47,6 +47,10 @@ pub struct Finding {
     pub what: &'static str,
     pub value: String,
     pub evidence: String,
+    /// Not decided by the ciphertext: gocryptfs's default (or the smallest
+    /// consistent value) was taken. Reading is unaffected; writing a config
+    /// or new names with it needs the user's confirmation.
+    pub assumed: bool,
 }
 
 /// The outcome of detection.
@@ -103,6 +107,20 @@ struct FileSample {
     header: [u8; HEADER_LEN],
     block: Vec<u8>,
     size: u64,
+    /// The end of the file (its last block for every cipher), for files
+    /// whose first block is a hole.
+    tail: Vec<u8>,
+    tail_start: u64,
+}
+
+/// Reads the last `len` bytes of a regular file.
+fn read_tail(dir: &OwnedFd, name: &OsStr, size: u64, len: u64) -> Option<(Vec<u8>, u64)> {
+    use std::os::unix::fs::FileExt;
+    let file = at::open_regular_at(dir.as_fd(), name).ok()?;
+    let start = size.saturating_sub(len).max(HEADER_LEN as u64);
+    let mut buf = vec![0u8; (size - start) as usize];
+    file.read_exact_at(&mut buf, start).ok()?;
+    Some((buf, start))
 }
 
 #[derive(Default)]
@@ -185,10 +203,16 @@ fn collect(root: &Path) -> Result<Samples, DetectError> {
                         if bytes.len() > HEADER_LEN {
                             let mut header = [0u8; HEADER_LEN];
                             header.copy_from_slice(&bytes[..HEADER_LEN]);
+                            let tail_len =
+                                2 * ContentAlgorithm::XChaCha20Poly1305.cipher_block_len() as u64;
+                            let (tail, tail_start) = read_tail(&dir, &name, meta.size, tail_len)
+                                .unwrap_or((Vec::new(), meta.size));
                             samples.files.push(FileSample {
                                 header,
                                 block: bytes[HEADER_LEN..].to_vec(),
                                 size: meta.size,
+                                tail,
+                                tail_start,
                             });
                         }
                     }
@@ -246,21 +270,37 @@ fn detect_content(
         let Ok(header) = FileHeader::parse(&file.header) else {
             continue;
         };
-        if file.block.iter().all(|&b| b == 0) {
-            continue;
-        }
-        tried += 1;
+        let mut counted = false;
         for &(algo, hkdf) in &candidates {
             let Ok(cipher) = ContentCipher::new(mk, algo, hkdf) else {
                 continue;
             };
-            let len = (algo.cipher_block_len() as u64).min(file.size - HEADER_LEN as u64) as usize;
-            if file.block.len() < len {
+            // Block 0, or the last block when block 0 is a hole (a hole, at
+            // this cipher's block size, proves nothing).
+            let cbs = algo.cipher_block_len() as u64;
+            let len = cbs.min(file.size - HEADER_LEN as u64) as usize;
+            let last = algo.block_count(file.size).saturating_sub(1);
+            let last_start = HEADER_LEN as u64 + last * cbs;
+            let (block_no, bytes) =
+                if file.block.len() >= len && file.block[..len].iter().any(|&b| b != 0) {
+                    (0, &file.block[..len])
+                } else if last > 0 && last_start >= file.tail_start {
+                    (last, &file.tail[(last_start - file.tail_start) as usize..])
+                } else {
+                    continue;
+                };
+            if bytes.is_empty() || bytes.iter().all(|&b| b == 0) {
                 continue;
             }
-            let mut block = file.block[..len].to_vec();
+            if !counted {
+                tried += 1;
+                counted = true;
+            }
+            let mut block = bytes.to_vec();
             if let Ok(OpenedBlock::Data(_)) =
-                cipher.opener().open(0, Some(&header.file_id), &mut block)
+                cipher
+                    .opener()
+                    .open(block_no, Some(&header.file_id), &mut block)
             {
                 if !winners.contains(&(algo, hkdf)) {
                     winners.push((algo, hkdf));
@@ -361,9 +401,31 @@ fn score_names(mk: &MasterKey, samples: &Samples, hkdf: bool, encoding: NameEnco
     }
 }
 
-/// LongNameMax from the shapes of short and hashed names: any value between
-/// the longest short name and the shortest hashed one behaves the same.
-fn long_name_max(samples: &Samples, hint: Option<u8>) -> Finding {
+/// Lengths an encrypted name can have: base64 of 16..=256 bytes.
+fn possible_name_lengths(raw64: bool) -> impl Iterator<Item = usize> {
+    (1..=16usize).map(move |blocks| {
+        let bytes = blocks * 16;
+        if raw64 {
+            (bytes * 4).div_ceil(3)
+        } else {
+            bytes.div_ceil(3) * 4
+        }
+    })
+}
+
+/// LongNameMax from the shapes of short and hashed names. Every threshold
+/// between the longest short name and the shortest hashed one fits the
+/// vault; they only differ for name lengths the vault does not have, which
+/// matters for names written later: then the value is marked assumed.
+fn long_name_max(samples: &Samples, hint: Option<u8>, raw64: bool) -> Finding {
+    if let Some(n) = hint {
+        return Finding {
+            what: "LongNameMax",
+            value: n.to_string(),
+            evidence: "given as an option".into(),
+            assumed: false,
+        };
+    }
     let short_max = samples
         .dirs
         .iter()
@@ -377,30 +439,30 @@ fn long_name_max(samples: &Samples, hint: Option<u8>) -> Finding {
         .flat_map(|d| &d.long)
         .map(String::len)
         .min();
-    let (value, evidence) = match (hint, long_min) {
-        (Some(n), _) => (n, "given as an option".to_string()),
-        (None, Some(l)) if l <= 255 => {
-            let n = short_max.max(62).min(l.saturating_sub(1)).min(255);
-            (
-                n as u8,
-                format!("hashed names from {l} characters, short names up to {short_max}"),
-            )
-        }
-        (None, Some(l)) => (
-            255,
-            format!("hashed names from {l} characters: gocryptfs's default threshold"),
-        ),
-        (None, None) => (
-            255,
-            format!(
-                "no hashed names (short names up to {short_max} characters): gocryptfs's default assumed"
-            ),
-        ),
+    let lo = short_max.max(62);
+    let hi = long_min.map_or(255, |l| l.saturating_sub(1)).min(255);
+    let ambiguous = possible_name_lengths(raw64).any(|len| len > lo && len <= hi);
+    let value = if !ambiguous || long_min.is_none_or(|l| l > 255) {
+        hi.max(lo).min(255)
+    } else {
+        lo.min(255)
+    };
+    let evidence = match long_min {
+        Some(l) => format!("hashed names from {l} characters, short names up to {short_max}"),
+        None => format!("no hashed names; short names up to {short_max} characters"),
+    };
+    let evidence = if ambiguous {
+        format!(
+            "{evidence}: any value from {lo} to {hi} fits, {value} assumed; give --longnamemax N if the vault was made with -longnamemax"
+        )
+    } else {
+        evidence
     };
     Finding {
         what: "LongNameMax",
         value: value.to_string(),
         evidence,
+        assumed: ambiguous,
     }
 }
 
@@ -417,6 +479,7 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
                 what: "content cipher",
                 value: content_name(one.0, one.1),
                 evidence: format!("sampled {what_tried} authenticate only with it ({tried} tried)"),
+                assumed: false,
             });
             Some(*one)
         }
@@ -431,6 +494,7 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
                     what: "content cipher",
                     value: content_name(c, h),
                     evidence: "given as options".into(),
+                    assumed: false,
                 });
                 Some((c, h))
             }
@@ -469,6 +533,21 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
         }
     }
 
+    // Without an authenticated block, names must prove the key: a wrong key
+    // makes about 1 name in 256 unpad by chance, so demand (nearly) all of
+    // enough names that a chance match is below 2^-32.
+    if content.is_none() {
+        if let Some(score) = &best {
+            let proven = (score.ok == score.total && score.ok >= 5)
+                || (score.ok >= 8 && score.ok * 20 >= score.total * 19);
+            if !proven {
+                return Err(DetectError::KeyDoesNotMatch(format!(
+                    "no file with data to authenticate, and only {} of {} names decrypt: too few to prove the key",
+                    score.ok, score.total
+                )));
+            }
+        }
+    }
     let (hkdf, names) = match best {
         Some(score) if score.ok * 2 >= score.total => {
             let dir_iv = hints.dir_iv.unwrap_or(has_diriv);
@@ -481,13 +560,15 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
                 }
                 .into(),
                 evidence: format!("{} of {} sampled names decrypt", score.ok, score.total),
+                assumed: false,
             });
             let raw64 = score.encoding == NameEncoding::Raw64;
             findings.push(Finding {
                 what: "name encoding",
                 value: if raw64 { "Raw64 (unpadded base64url)" } else { "padded base64url" }.into(),
+                assumed: enc_evidence.is_empty(),
                 evidence: if enc_evidence.is_empty() {
-                    "no name tells the two apart (all lengths are multiples of 4): gocryptfs 2.x's default assumed".into()
+                    "no name tells the two apart (all lengths are multiples of 4): gocryptfs 2.x's default assumed; give --raw64=false if the vault predates gocryptfs 1.3".into()
                 } else {
                     enc_evidence
                 },
@@ -497,9 +578,10 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
                     what: "HKDF",
                     value: if score.hkdf { "on" } else { "off" }.into(),
                     evidence: "names decrypt only with this key derivation".into(),
+                    assumed: false,
                 });
             }
-            let lnm = long_name_max(&samples, hints.long_name_max);
+            let lnm = long_name_max(&samples, hints.long_name_max, raw64);
             let long_name_max = lnm.value.parse().unwrap_or(255);
             findings.push(lnm);
             (
@@ -525,6 +607,7 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
                 } else {
                     format!("none of {name_count} names decrypts under any key derivation or encoding, and there is no gocryptfs.diriv")
                 },
+                assumed: false,
             });
             (content.is_none_or(|c| c.1), NameMode::Plaintext)
         }
@@ -559,6 +642,7 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
             what: "content cipher",
             value: content_name(algo, hkdf),
             evidence: "given as an option".into(),
+            assumed: false,
         });
     }
     if algo == ContentAlgorithm::XChaCha20Poly1305 && !hkdf {

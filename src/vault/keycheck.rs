@@ -15,7 +15,17 @@ const MAX_ENTRIES: usize = 256;
 /// Files whose first blocks are tried.
 const MAX_FILES: usize = 8;
 
-pub(crate) fn confirm_master_key(vault: &UnlockedVault) -> Result<(), VaultError> {
+/// How well the data vouches for a master key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyProof {
+    /// A block authenticated, or enough names decrypted.
+    Proven,
+    /// Nothing contradicts the key, but nothing proves it either (an empty
+    /// vault, a few names only).
+    Unproven,
+}
+
+pub(crate) fn confirm_master_key(vault: &UnlockedVault) -> Result<KeyProof, VaultError> {
     let selection = Selection::all();
     let mut blocks_ok = 0usize;
     let mut blocks_bad = 0usize;
@@ -58,7 +68,7 @@ pub(crate) fn confirm_master_key(vault: &UnlockedVault) -> Result<(), VaultError
             },
         }
         if blocks_ok > 0 {
-            return Ok(());
+            return Ok(KeyProof::Proven);
         }
     }
     // With the right key nearly every name decrypts; with a wrong one about
@@ -70,7 +80,15 @@ pub(crate) fn confirm_master_key(vault: &UnlockedVault) -> Result<(), VaultError
         blocks_bad > 0
     };
     if !wrong {
-        return Ok(());
+        // About 1 name in 256 unpads by chance under a wrong key.
+        let names_prove = encrypted_names
+            && ((names_bad == 0 && names_ok >= 5)
+                || (names_ok >= 8 && names_ok * 20 >= (names_ok + names_bad) * 19));
+        return Ok(if names_prove {
+            KeyProof::Proven
+        } else {
+            KeyProof::Unproven
+        });
     }
     Err(VaultError::MasterKeyMismatch {
         path: vault.root().to_path_buf(),

@@ -4,6 +4,8 @@
 pub mod detect;
 pub mod file;
 pub mod keycheck;
+
+pub use keycheck::KeyProof;
 pub mod walk;
 
 use std::fs;
@@ -187,6 +189,14 @@ impl LockedVault {
             path: config_path.clone(),
             error,
         })?;
+        if kind == VaultKind::ReversePlaintext && !config.has(crate::format::FeatureFlag::AESSIV) {
+            return Err(VaultError::ConfigInvalid {
+                path: config_path,
+                error: ConfigError::InvalidCombination(
+                    "a reverse vault must use AESSIV (gocryptfs refuses it otherwise: derived nonces would repeat)".into(),
+                ),
+            });
+        }
         Ok(LockedVault {
             root: root.to_path_buf(),
             config_path,
@@ -230,7 +240,7 @@ impl LockedVault {
         limits: &ScryptLimits,
     ) -> Result<UnlockedVault, VaultError> {
         self.require_forward()?;
-        let master_key = self.master_key(secret, limits)?;
+        let (master_key, _) = self.master_key(secret, limits)?;
         Ok(UnlockedVault::new(
             self.root,
             self.config.layout(),
@@ -245,21 +255,19 @@ impl LockedVault {
         &self,
         secret: Secret,
         limits: &ScryptLimits,
-    ) -> Result<MasterKey, VaultError> {
+    ) -> Result<(MasterKey, KeyProof), VaultError> {
         match secret {
-            Secret::Password(pw) => {
-                unlock_with_password(&self.config, &pw, limits).map_err(|error| {
-                    VaultError::Unlock {
-                        path: self.config_path.clone(),
-                        error,
-                    }
-                })
-            }
+            Secret::Password(pw) => unlock_with_password(&self.config, &pw, limits)
+                .map(|mk| (mk, KeyProof::Proven))
+                .map_err(|error| VaultError::Unlock {
+                    path: self.config_path.clone(),
+                    error,
+                }),
             Secret::MasterKey(mk) => {
                 self.require_forward()?;
                 let vault = UnlockedVault::new(self.root.clone(), self.config.layout(), &mk);
-                keycheck::confirm_master_key(&vault)?;
-                Ok(mk)
+                let proof = keycheck::confirm_master_key(&vault)?;
+                Ok((mk, proof))
             }
         }
     }
