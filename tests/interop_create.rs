@@ -553,7 +553,11 @@ fn regen_config_writes_a_config_gocryptfs_mounts() {
             .arg(&new_pw)
             .arg(&vault)
             // What the ciphertext cannot tell, the user says.
-            .args(if flavour == "longnamemax62" { &["--longnamemax", "62"][..] } else { &[][..] })
+            .args(if flavour == "longnamemax62" {
+                &["--longnamemax", "62"][..]
+            } else {
+                &[][..]
+            })
             .output()
             .expect("run");
         assert_eq!(
