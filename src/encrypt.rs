@@ -16,8 +16,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -34,6 +32,7 @@ use crate::format::symlink;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
 use crate::staging::StagedFile;
+use crate::tally::Tally;
 use crate::throttle::Throttle;
 use crate::vault::UnlockedVault;
 use crate::vault::file::CHUNK_BLOCKS;
@@ -79,15 +78,7 @@ pub struct EncryptSummary {
 
 impl EncryptSummary {
     pub fn status(&self) -> ExitStatus {
-        if self
-            .problems
-            .iter()
-            .any(|p| p.status() != ExitStatus::Verified)
-        {
-            ExitStatus::CouldNotRun
-        } else {
-            ExitStatus::Verified
-        }
+        crate::tally::writing_status(&self.problems)
     }
 }
 
@@ -106,28 +97,6 @@ struct FinishDir {
     cipher_name: OsString,
     plain_rel: PathBuf,
     meta: Meta,
-}
-
-struct Shared<'a> {
-    problems: Mutex<Vec<Problem>>,
-    written: AtomicU64,
-    unchanged: AtomicU64,
-    bytes: AtomicU64,
-    progress: &'a dyn Progress,
-}
-
-impl Shared<'_> {
-    fn report(&self, plain: &Path, cipher: &Path, kind: ProblemKind) {
-        self.problems
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Problem {
-                cipher_path: cipher.to_path_buf(),
-                plain_path: Some(plain.to_path_buf()),
-                plain_dir: plain.parent().map(Path::to_path_buf).unwrap_or_default(),
-                kind,
-            });
-    }
 }
 
 fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
@@ -225,13 +194,7 @@ pub fn encrypt_tree(
     let root_iv = read_iv(vault, &cipher_fd).map_err(io_err(vault.root()))?;
     let root_meta = at::fstat(&*plain_fd).map_err(io_err(plain_root))?;
 
-    let shared = Shared {
-        problems: Mutex::new(Vec::new()),
-        written: AtomicU64::new(0),
-        unchanged: AtomicU64::new(0),
-        bytes: AtomicU64::new(0),
-        progress,
-    };
+    let shared = Tally::new(progress);
     let throttle = Throttle::for_workers();
     let mut summary = EncryptSummary::default();
     let mut finish: Vec<FinishDir> = Vec::new();
@@ -355,7 +318,7 @@ pub fn encrypt_tree(
                     Kind::File => {
                         let existing = at::lstat_at(dir.cipher.as_fd(), &cname).ok();
                         if existing.is_some_and(|c| unchanged(vault, &meta, &c)) {
-                            shared.unchanged.fetch_add(1, Ordering::Relaxed);
+                            shared.skipped();
                             shared.progress.add_file();
                             continue;
                         }
@@ -376,8 +339,7 @@ pub fn encrypt_tree(
                                 shared.progress,
                             ) {
                                 Ok(()) => {
-                                    shared.written.fetch_add(1, Ordering::Relaxed);
-                                    shared.bytes.fetch_add(meta.size, Ordering::Relaxed);
+                                    shared.wrote(meta.size);
                                 }
                                 Err(kind) => shared.report(&plain_rel, &cipher_rel, kind),
                             }
@@ -388,7 +350,7 @@ pub fn encrypt_tree(
                     Kind::Symlink => match write_symlink(vault, &dir, &name, &cname, &meta) {
                         Ok(true) => summary.symlinks_written += 1,
                         Ok(false) => {
-                            shared.unchanged.fetch_add(1, Ordering::Relaxed);
+                            shared.skipped();
                         }
                         Err(kind) => shared.report(&plain_rel, &cipher_rel, kind),
                     },
@@ -458,15 +420,11 @@ pub fn encrypt_tree(
     }
     let _ = rustix::fs::syncfs(&*cipher_fd);
 
-    let mut problems = shared
-        .problems
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    problems.sort_by(|a, b| a.plain_path.cmp(&b.plain_path));
-    summary.files_written = shared.written.into_inner();
-    summary.files_unchanged = shared.unchanged.into_inner();
-    summary.bytes = shared.bytes.into_inner();
-    summary.problems = problems;
+    let totals = shared.finish();
+    summary.files_written = totals.written;
+    summary.files_unchanged = totals.unchanged;
+    summary.bytes = totals.bytes;
+    summary.problems = totals.problems;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -736,19 +694,12 @@ fn write_symlink(
         action: "writing the encrypted symlink",
         error,
     };
-    let mut temp = [0u8; 8];
-    random_bytes(&mut temp).map_err(io)?;
-    let temp = OsString::from(format!(
-        "{}{:016x}",
-        crate::staging::TEMP_PREFIX,
-        u64::from_le_bytes(temp)
-    ));
-    at::symlink_at(&stored, dir.cipher.as_fd(), &temp).map_err(io)?;
-    let placed = at::set_mtime_at(dir.cipher.as_fd(), &temp, meta.mtime_sec, meta.mtime_nsec)
-        .and_then(|()| at::rename_at(dir.cipher.as_fd(), &temp, cname));
-    if let Err(error) = placed {
-        let _ = at::unlink_at(dir.cipher.as_fd(), &temp);
-        return Err(io(error));
-    }
+    crate::staging::place_symlink(
+        &dir.cipher,
+        cname,
+        &stored,
+        (meta.mtime_sec, meta.mtime_nsec),
+    )
+    .map_err(io)?;
     Ok(true)
 }

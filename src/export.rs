@@ -15,8 +15,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -31,12 +29,13 @@ use crate::format::content::{ContentCipher, FileHeader, FileId, HEADER_LEN, PLAI
 use crate::format::keys::MasterKey;
 use crate::format::layout::{NameMode, VaultLayout};
 use crate::format::longname;
-use crate::format::names::{DIRIV_NAME, DirIv, NameCipher, NameEncoding};
+use crate::format::names::{DIRIV_NAME, DirIv, NameCipher};
 use crate::format::pathiv::{self, Purpose};
 use crate::format::symlink;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
 use crate::staging::{StagedFile, TEMP_PREFIX};
+use crate::tally::Tally;
 use crate::throttle::Throttle;
 use crate::vault::file::CHUNK_BLOCKS;
 
@@ -91,15 +90,7 @@ pub struct ExportSummary {
 
 impl ExportSummary {
     pub fn status(&self) -> ExitStatus {
-        if self
-            .problems
-            .iter()
-            .any(|p| p.status() != ExitStatus::Verified)
-        {
-            ExitStatus::CouldNotRun
-        } else {
-            ExitStatus::Verified
-        }
+        crate::tally::writing_status(&self.problems)
     }
 }
 
@@ -117,20 +108,7 @@ impl ReverseKeys {
         if layout.content != crate::format::ContentAlgorithm::AesSiv {
             return Err(ExportError::NotSiv(layout.content.gocryptfs_name()));
         }
-        let content = ContentCipher::new(master_key, layout.content, layout.hkdf)
-            .expect("a validated layout never pairs XChaCha20-Poly1305 with HKDF off");
-        let names = match layout.names {
-            NameMode::Plaintext => None,
-            NameMode::Encrypted { raw64, .. } => Some(NameCipher::new(
-                master_key,
-                layout.hkdf,
-                if raw64 {
-                    NameEncoding::Raw64
-                } else {
-                    NameEncoding::Padded
-                },
-            )),
-        };
+        let (content, names) = crate::format::derive_ciphers(&layout, master_key);
         Ok(ReverseKeys {
             layout,
             content,
@@ -190,25 +168,14 @@ struct Level {
     meta: Meta,
 }
 
-struct Shared<'a> {
-    problems: Mutex<Vec<Problem>>,
-    written: AtomicU64,
-    unchanged: AtomicU64,
-    bytes: AtomicU64,
-    progress: &'a dyn Progress,
+/// Reports with the view's path given as bytes.
+trait ReportViewPath {
+    fn report_c(&self, plain: &Path, cpath: &[u8], kind: ProblemKind);
 }
 
-impl Shared<'_> {
-    fn report(&self, plain: &Path, cpath: &[u8], kind: ProblemKind) {
-        self.problems
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Problem {
-                cipher_path: PathBuf::from(OsStr::from_bytes(cpath)),
-                plain_path: Some(plain.to_path_buf()),
-                plain_dir: plain.parent().map(Path::to_path_buf).unwrap_or_default(),
-                kind,
-            });
+impl ReportViewPath for Tally<'_> {
+    fn report_c(&self, plain: &Path, cpath: &[u8], kind: ProblemKind) {
+        self.report(plain, Path::new(OsStr::from_bytes(cpath)), kind);
     }
 }
 
@@ -360,13 +327,7 @@ pub fn export_tree(
     at::chmod(&*dest_fd, 0o700).map_err(io_err(dest))?;
     let root_meta = at::fstat(&*plain_fd).map_err(io_err(plain_root))?;
 
-    let shared = Shared {
-        problems: Mutex::new(Vec::new()),
-        written: AtomicU64::new(0),
-        unchanged: AtomicU64::new(0),
-        bytes: AtomicU64::new(0),
-        progress,
-    };
+    let shared = Tally::new(progress);
     let mut summary = ExportSummary::default();
     let throttle = Throttle::for_workers();
     let mut finish: Vec<(Arc<OwnedFd>, Meta, PathBuf)> = Vec::new();
@@ -393,7 +354,7 @@ pub fn export_tree(
                     VIRTUAL_MODE,
                     dir_mtime,
                 ) {
-                    shared.report(
+                    shared.report_c(
                         &level.plain_rel,
                         &level.cpath,
                         ProblemKind::Io {
@@ -423,7 +384,7 @@ pub fn export_tree(
                     config_meta.mode,
                     mtime,
                 ) {
-                    shared.report(
+                    shared.report_c(
                         Path::new(REVERSE_CONFIG_NAME),
                         b"gocryptfs.conf",
                         ProblemKind::Io {
@@ -436,7 +397,7 @@ pub fn export_tree(
             let mut names = match at::list(level.plain.as_fd()) {
                 Ok(n) => n,
                 Err(error) => {
-                    shared.report(
+                    shared.report_c(
                         &level.plain_rel,
                         &level.cpath,
                         ProblemKind::Unreadable {
@@ -456,7 +417,7 @@ pub fn export_tree(
                 let meta = match at::lstat_at(level.plain.as_fd(), &name) {
                     Ok(m) => m,
                     Err(error) => {
-                        shared.report(
+                        shared.report_c(
                             &plain_rel,
                             &level.cpath,
                             ProblemKind::Unreadable {
@@ -471,13 +432,13 @@ pub fn export_tree(
                     continue;
                 }
                 if is_root && keys.names.is_none() && name == CONFIG_NAME {
-                    shared.report(&plain_rel, b"", ProblemKind::NotRestorable("a root gocryptfs.conf beside .gocryptfs.reverse.conf (gocryptfs renames it at random)"));
+                    shared.report_c(&plain_rel, b"", ProblemKind::NotRestorable("a root gocryptfs.conf beside .gocryptfs.reverse.conf (gocryptfs renames it at random)"));
                     continue;
                 }
                 let (cname, sidecar) = match keys.cipher_name(iv.as_ref(), &name) {
                     Ok(x) => x,
                     Err(kind) => {
-                        shared.report(&plain_rel, &level.cpath, kind);
+                        shared.report_c(&plain_rel, &level.cpath, kind);
                         continue;
                     }
                 };
@@ -490,7 +451,7 @@ pub fn export_tree(
                     if let Err(error) =
                         put_small(&level.dest, &side, content.as_bytes(), VIRTUAL_MODE, mtime)
                     {
-                        shared.report(
+                        shared.report_c(
                             &plain_rel,
                             &cpath,
                             ProblemKind::Io {
@@ -503,7 +464,7 @@ pub fn export_tree(
                 let existing = at::lstat_at(level.dest.as_fd(), &cname).ok();
                 if existing.is_some_and(|e| e.kind != meta.kind) {
                     if let Err(error) = remove_tree_at(&level.dest, &cname) {
-                        shared.report(
+                        shared.report_c(
                             &plain_rel,
                             &cpath,
                             ProblemKind::Io {
@@ -539,7 +500,7 @@ pub fn export_tree(
                                     meta,
                                 });
                             }
-                            Err(error) => shared.report(
+                            Err(error) => shared.report_c(
                                 &plain_rel,
                                 &cpath,
                                 ProblemKind::Io {
@@ -557,7 +518,7 @@ pub fn export_tree(
                                 && e.mode == meta.mode
                         });
                         if unchanged {
-                            shared.unchanged.fetch_add(1, Ordering::Relaxed);
+                            shared.skipped();
                             continue;
                         }
                         throttle.acquire();
@@ -576,10 +537,9 @@ pub fn export_tree(
                                 shared.progress,
                             ) {
                                 Ok(()) => {
-                                    shared.written.fetch_add(1, Ordering::Relaxed);
-                                    shared.bytes.fetch_add(meta.size, Ordering::Relaxed);
+                                    shared.wrote(meta.size);
                                 }
-                                Err(kind) => shared.report(&plain_rel, &cpath, kind),
+                                Err(kind) => shared.report_c(&plain_rel, &cpath, kind),
                             }
                             throttle.release();
                         });
@@ -588,35 +548,10 @@ pub fn export_tree(
                         if let Err(kind) =
                             export_symlink(keys, &level, &name, &cname, &cpath, &meta)
                         {
-                            shared.report(&plain_rel, &cpath, kind);
+                            shared.report_c(&plain_rel, &cpath, kind);
                         }
                     }
-                    Kind::Fifo => {
-                        let made = match existing {
-                            Some(_) => Ok(()),
-                            None => at::mknod_at(level.dest.as_fd(), &cname, Kind::Fifo, 0o600, 0),
-                        }
-                        .and_then(|()| at::chmod_at(level.dest.as_fd(), &cname, meta.mode))
-                        .and_then(|()| {
-                            at::set_mtime_at(
-                                level.dest.as_fd(),
-                                &cname,
-                                meta.mtime_sec,
-                                meta.mtime_nsec,
-                            )
-                        });
-                        if let Err(error) = made {
-                            shared.report(
-                                &plain_rel,
-                                &cpath,
-                                ProblemKind::Io {
-                                    action: "creating the FIFO",
-                                    error,
-                                },
-                            );
-                        }
-                    }
-                    Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {
+                    Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice => {
                         // The view shows them as they are; so does the export.
                         let made = match existing {
                             Some(e) if e.rdev == meta.rdev => Ok(()),
@@ -647,7 +582,7 @@ pub fn export_tree(
                             )
                         });
                         if let Err(error) = made {
-                            shared.report(
+                            shared.report_c(
                                 &plain_rel,
                                 &cpath,
                                 ProblemKind::Io {
@@ -670,7 +605,7 @@ pub fn export_tree(
                         }
                         match remove_tree_at(&level.dest, &name) {
                             Ok(()) => summary.removed += 1,
-                            Err(error) => shared.report(
+                            Err(error) => shared.report_c(
                                 &level.plain_rel.join(&name),
                                 &level.cpath,
                                 ProblemKind::Io {
@@ -681,7 +616,7 @@ pub fn export_tree(
                         }
                     }
                 }
-                Err(error) => shared.report(
+                Err(error) => shared.report_c(
                     &level.plain_rel,
                     &level.cpath,
                     ProblemKind::Io {
@@ -700,7 +635,7 @@ pub fn export_tree(
         let done = at::chmod(&**fd, meta.mode)
             .and_then(|()| at::set_mtime(&**fd, meta.mtime_sec, meta.mtime_nsec));
         if let Err(error) = done {
-            shared.report(
+            shared.report_c(
                 rel,
                 b"",
                 ProblemKind::Io {
@@ -711,15 +646,11 @@ pub fn export_tree(
         }
     }
 
-    let mut problems = shared
-        .problems
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    problems.sort_by(|a, b| a.plain_path.cmp(&b.plain_path));
-    summary.files_written = shared.written.into_inner();
-    summary.files_unchanged = shared.unchanged.into_inner();
-    summary.bytes = shared.bytes.into_inner();
-    summary.problems = problems;
+    let totals = shared.finish();
+    summary.files_written = totals.written;
+    summary.files_unchanged = totals.unchanged;
+    summary.bytes = totals.bytes;
+    summary.problems = totals.problems;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -882,15 +813,12 @@ fn export_symlink(
             return Ok(());
         }
     }
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| io(io::Error::other(e.to_string())))?;
-    let temp = OsString::from(format!("{TEMP_PREFIX}{:016x}", u64::from_le_bytes(random)));
-    at::symlink_at(&stored, level.dest.as_fd(), &temp).map_err(io)?;
-    let placed = at::set_mtime_at(level.dest.as_fd(), &temp, meta.mtime_sec, meta.mtime_nsec)
-        .and_then(|()| at::rename_at(level.dest.as_fd(), &temp, cname));
-    if let Err(error) = placed {
-        let _ = at::unlink_at(level.dest.as_fd(), &temp);
-        return Err(io(error));
-    }
+    crate::staging::place_symlink(
+        &level.dest,
+        cname,
+        &stored,
+        (meta.mtime_sec, meta.mtime_nsec),
+    )
+    .map_err(io)?;
     Ok(())
 }

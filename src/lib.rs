@@ -23,6 +23,7 @@ pub mod recovery_kit;
 pub mod secrets;
 pub mod selection;
 pub mod staging;
+pub mod tally;
 pub mod throttle;
 pub mod vault;
 

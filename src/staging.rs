@@ -92,6 +92,24 @@ impl StagedFile {
     }
 }
 
+/// Creates (or atomically replaces) the symlink `name` in `dir` with
+/// `target` and the given mtime: made under a temporary name, then renamed.
+pub fn place_symlink(
+    dir: &OwnedFd,
+    name: &OsStr,
+    target: &[u8],
+    mtime: (i64, i64),
+) -> io::Result<()> {
+    let temp = temp_name()?;
+    at::symlink_at(target, dir.as_fd(), &temp)?;
+    let placed = at::set_mtime_at(dir.as_fd(), &temp, mtime.0, mtime.1)
+        .and_then(|()| at::rename_at(dir.as_fd(), &temp, name));
+    if placed.is_err() {
+        let _ = at::unlink_at(dir.as_fd(), &temp);
+    }
+    placed
+}
+
 fn temp_name() -> io::Result<OsString> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;

@@ -311,34 +311,8 @@ impl BlockOpener<'_> {
         let ad = &ad_buf[..ad_len];
         let end = block.len();
         match (&self.cipher.aead, &mut self.siv) {
-            (Aead::Gcm(gcm), _) => {
-                let (nonce, rest) = block.split_at_mut(nonce_len);
-                let (ct, tag) = rest.split_at_mut(end - nonce_len - TAG_LEN);
-                gcm.decrypt_inout_detached(
-                    (&*nonce)
-                        .try_into()
-                        .map_err(|_| BlockError::TooShort(end))?,
-                    ad,
-                    ct.into(),
-                    (&*tag).try_into().map_err(|_| BlockError::TooShort(end))?,
-                )
-                .map_err(|_| BlockError::Authentication)?;
-                Ok(OpenedBlock::Data(nonce_len..end - TAG_LEN))
-            }
-            (Aead::XChaCha(x), _) => {
-                let (nonce, rest) = block.split_at_mut(nonce_len);
-                let (ct, tag) = rest.split_at_mut(end - nonce_len - TAG_LEN);
-                x.decrypt_inout_detached(
-                    (&*nonce)
-                        .try_into()
-                        .map_err(|_| BlockError::TooShort(end))?,
-                    ad,
-                    ct.into(),
-                    (&*tag).try_into().map_err(|_| BlockError::TooShort(end))?,
-                )
-                .map_err(|_| BlockError::Authentication)?;
-                Ok(OpenedBlock::Data(nonce_len..end - TAG_LEN))
-            }
+            (Aead::Gcm(gcm), _) => open_tag_last(&**gcm, ad, block, nonce_len),
+            (Aead::XChaCha(x), _) => open_tag_last(&**x, ad, block, nonce_len),
             (Aead::Siv(_), Some(siv)) => {
                 let (nonce, rest) = block.split_at_mut(nonce_len);
                 let (tag, ct) = rest.split_at_mut(TAG_LEN);
@@ -377,34 +351,8 @@ impl BlockOpener<'_> {
         let start = out.len();
         out.extend_from_slice(nonce);
         match (&self.cipher.aead, &mut self.siv) {
-            (Aead::Gcm(gcm), _) => {
-                let ct_start = out.len();
-                out.extend_from_slice(plaintext);
-                let tag = gcm
-                    .encrypt_inout_detached(
-                        nonce
-                            .try_into()
-                            .map_err(|_| BlockError::TooShort(nonce.len()))?,
-                        ad,
-                        (&mut out[ct_start..]).into(),
-                    )
-                    .map_err(|_| BlockError::Authentication)?;
-                out.extend_from_slice(&tag);
-            }
-            (Aead::XChaCha(x), _) => {
-                let ct_start = out.len();
-                out.extend_from_slice(plaintext);
-                let tag = x
-                    .encrypt_inout_detached(
-                        nonce
-                            .try_into()
-                            .map_err(|_| BlockError::TooShort(nonce.len()))?,
-                        ad,
-                        (&mut out[ct_start..]).into(),
-                    )
-                    .map_err(|_| BlockError::Authentication)?;
-                out.extend_from_slice(&tag);
-            }
+            (Aead::Gcm(gcm), _) => seal_tag_last(&**gcm, ad, nonce, plaintext, out)?,
+            (Aead::XChaCha(x), _) => seal_tag_last(&**x, ad, nonce, plaintext, out)?,
             (Aead::Siv(_), Some(siv)) => {
                 let tag_start = out.len();
                 out.extend_from_slice(&[0u8; TAG_LEN]);
@@ -420,6 +368,45 @@ impl BlockOpener<'_> {
         debug_assert_eq!(out.len() - start, plaintext.len() + algo.overhead());
         Ok(())
     }
+}
+
+/// Opens a `nonce ‖ ciphertext ‖ tag` block (AES-GCM, XChaCha20-Poly1305).
+fn open_tag_last<A: AeadInOut>(
+    aead: &A,
+    ad: &[u8],
+    block: &mut [u8],
+    nonce_len: usize,
+) -> Result<OpenedBlock, BlockError> {
+    let end = block.len();
+    let (nonce, rest) = block.split_at_mut(nonce_len);
+    let (ct, tag) = rest.split_at_mut(end - nonce_len - TAG_LEN);
+    let nonce = (&*nonce)
+        .try_into()
+        .map_err(|_| BlockError::TooShort(end))?;
+    let tag = (&*tag).try_into().map_err(|_| BlockError::TooShort(end))?;
+    aead.decrypt_inout_detached(nonce, ad, ct.into(), tag)
+        .map_err(|_| BlockError::Authentication)?;
+    Ok(OpenedBlock::Data(nonce_len..end - TAG_LEN))
+}
+
+/// Appends `ciphertext ‖ tag` of `plaintext` to `out` (the nonce is there).
+fn seal_tag_last<A: AeadInOut>(
+    aead: &A,
+    ad: &[u8],
+    nonce: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), BlockError> {
+    let ct_start = out.len();
+    out.extend_from_slice(plaintext);
+    let nonce = nonce
+        .try_into()
+        .map_err(|_| BlockError::TooShort(nonce.len()))?;
+    let tag = aead
+        .encrypt_inout_detached(nonce, ad, (&mut out[ct_start..]).into())
+        .map_err(|_| BlockError::Authentication)?;
+    out.extend_from_slice(&tag);
+    Ok(())
 }
 
 /// Opens `EncryptedKey` of a config: AES-256-GCM under the scrypt-derived

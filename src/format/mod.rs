@@ -22,3 +22,28 @@ pub use keys::{MasterKey, Password};
 pub use layout::{NameMode, VaultLayout};
 pub use names::{DirIv, NameCipher, NameEncoding};
 pub use unlock::{ScryptLimits, UnlockError};
+
+/// The content and name ciphers of a vault with `layout` under `master_key`
+/// (no name cipher for plaintext names). `layout` must be valid (from a
+/// validated config or from detection), which rules out XChaCha20-Poly1305
+/// without HKDF.
+pub fn derive_ciphers(
+    layout: &VaultLayout,
+    master_key: &MasterKey,
+) -> (ContentCipher, Option<NameCipher>) {
+    let content = ContentCipher::new(master_key, layout.content, layout.hkdf)
+        .expect("a validated layout never pairs XChaCha20-Poly1305 with HKDF off");
+    let names = match layout.names {
+        NameMode::Plaintext => None,
+        NameMode::Encrypted { raw64, .. } => Some(NameCipher::new(
+            master_key,
+            layout.hkdf,
+            if raw64 {
+                NameEncoding::Raw64
+            } else {
+                NameEncoding::Padded
+            },
+        )),
+    };
+    (content, names)
+}

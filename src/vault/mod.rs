@@ -19,8 +19,8 @@ use crate::exit::ExitStatus;
 use crate::format::config::{CONFIG_NAME, ConfigError, REVERSE_CONFIG_NAME, VaultConfig};
 use crate::format::content::ContentCipher;
 use crate::format::keys::{MasterKey, Password};
-use crate::format::layout::{NameMode, VaultLayout};
-use crate::format::names::{DIRIV_NAME, NameCipher, NameEncoding};
+use crate::format::layout::VaultLayout;
+use crate::format::names::{DIRIV_NAME, NameCipher};
 use crate::format::unlock::{ScryptLimits, UnlockError, unlock_with_password};
 
 /// Real configs are under 1 KiB; anything far larger is not one.
@@ -285,20 +285,7 @@ impl UnlockedVault {
     /// Derives the subkeys; `layout` must come from a validated config (or
     /// detection), which rules out XChaCha without HKDF.
     pub fn new(root: PathBuf, layout: VaultLayout, master_key: &MasterKey) -> UnlockedVault {
-        let content = ContentCipher::new(master_key, layout.content, layout.hkdf)
-            .expect("a validated layout never pairs XChaCha20-Poly1305 with HKDF off");
-        let names = match layout.names {
-            NameMode::Plaintext => None,
-            NameMode::Encrypted { raw64, .. } => Some(NameCipher::new(
-                master_key,
-                layout.hkdf,
-                if raw64 {
-                    NameEncoding::Raw64
-                } else {
-                    NameEncoding::Padded
-                },
-            )),
-        };
+        let (content, names) = crate::format::derive_ciphers(&layout, master_key);
         UnlockedVault {
             root,
             layout,
