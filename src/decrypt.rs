@@ -321,6 +321,7 @@ pub fn decrypt_tree(
                     continue;
                 }
                 WalkItem::Entry(entry) => entry,
+                WalkItem::Meta(_) => continue,
             };
             let parent = match tree.parent_of(&entry) {
                 Ok(fd) => fd,

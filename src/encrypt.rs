@@ -275,7 +275,7 @@ pub fn encrypt_tree(
                     }
                 }
                 match meta.kind {
-                    Kind::Dir => match enter_dir(vault, &dir, &cname) {
+                    Kind::Dir => match enter_dir(vault, &dir.cipher, &cname) {
                         Ok((cipher, iv, created)) => {
                             summary.dirs_created += u64::from(created);
                             let plain = match at::open_dir_at(dir.plain.as_fd(), &name) {
@@ -448,15 +448,15 @@ fn read_iv(vault: &UnlockedVault, dir: &OwnedFd) -> io::Result<Option<DirIv>> {
 /// Opens (or creates, with its diriv) the encrypted directory `cname`.
 fn enter_dir(
     vault: &UnlockedVault,
-    parent: &DirPair,
+    parent: &Arc<OwnedFd>,
     cname: &OsStr,
 ) -> io::Result<(Arc<OwnedFd>, Option<DirIv>, bool)> {
-    let created = match at::mkdir_at(parent.cipher.as_fd(), cname, 0o700) {
+    let created = match at::mkdir_at(parent.as_fd(), cname, 0o700) {
         Ok(()) => true,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
     };
-    let fd = Arc::new(at::open_dir_at(parent.cipher.as_fd(), cname)?);
+    let fd = Arc::new(at::open_dir_at(parent.as_fd(), cname)?);
     let mode = at::fstat(&*fd)?.mode;
     if mode & 0o700 != 0o700 {
         // Writable while this run adds to it; the final mode comes at the end.
@@ -702,4 +702,92 @@ fn write_symlink(
     )
     .map_err(io)?;
     Ok(true)
+}
+
+/// A directory of the vault, opened (and created with its diriv where
+/// missing) along the plaintext path `dir` from the root.
+pub struct VaultDir {
+    pub fd: Arc<OwnedFd>,
+    pub iv: Option<DirIv>,
+}
+
+impl VaultDir {
+    pub fn open(vault: &UnlockedVault, dir: &Path) -> Result<VaultDir, ProblemKind> {
+        let io = |error| ProblemKind::Io {
+            action: "opening the vault directory",
+            error,
+        };
+        let mut fd = Arc::new(at::open_dir(vault.root()).map_err(io)?);
+        let mut iv = read_iv(vault, &fd).map_err(io)?;
+        for part in dir.iter() {
+            let (cname, sidecar) = cipher_name(vault, iv.as_ref(), part)?;
+            if let Some(content) = sidecar {
+                ensure_small_file(
+                    &fd,
+                    &longname::sidecar_name(&cname.to_string_lossy()),
+                    content.as_bytes(),
+                    true,
+                )
+                .map_err(|error| ProblemKind::Io {
+                    action: "writing the .name sidecar",
+                    error,
+                })?;
+            }
+            let (next, next_iv, _) = enter_dir(vault, &fd, &cname).map_err(io)?;
+            fd = next;
+            iv = next_iv;
+        }
+        Ok(VaultDir { fd, iv })
+    }
+
+    /// The stored name of `plain` in this directory (sidecar written when
+    /// it is a long name).
+    pub fn cipher_name(
+        &self,
+        vault: &UnlockedVault,
+        plain: &OsStr,
+    ) -> Result<OsString, ProblemKind> {
+        let (cname, sidecar) = cipher_name(vault, self.iv.as_ref(), plain)?;
+        if let Some(content) = sidecar {
+            ensure_small_file(
+                &self.fd,
+                &longname::sidecar_name(&cname.to_string_lossy()),
+                content.as_bytes(),
+                true,
+            )
+            .map_err(|error| ProblemKind::Io {
+                action: "writing the .name sidecar",
+                error,
+            })?;
+        }
+        Ok(cname)
+    }
+
+    /// Encrypts the regular file `src_name` of directory `src_dir` into this
+    /// directory as `plain`, replacing an existing one atomically.
+    pub fn put_file(
+        &self,
+        vault: &UnlockedVault,
+        plain: &OsStr,
+        src_dir: &OwnedFd,
+        src_name: &OsStr,
+    ) -> Result<(), ProblemKind> {
+        let cname = self.cipher_name(vault, plain)?;
+        let meta =
+            at::lstat_at(src_dir.as_fd(), src_name).map_err(|error| ProblemKind::Unreadable {
+                action: "reading metadata",
+                error,
+            })?;
+        let exists = at::lstat_at(self.fd.as_fd(), &cname).is_ok();
+        encrypt_file(
+            vault,
+            src_dir,
+            src_name,
+            &self.fd,
+            &cname,
+            &meta,
+            exists,
+            &crate::progress::NoProgress,
+        )
+    }
 }

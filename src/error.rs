@@ -8,6 +8,7 @@ use crate::decrypt::DestinationError;
 use crate::encrypt::EncryptError;
 use crate::exit::ExitStatus;
 use crate::export::ExportError;
+use crate::manifest::ManifestFileError;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
 use crate::vault::VaultError;
@@ -31,6 +32,8 @@ pub enum Error {
     Encrypt(#[from] EncryptError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestFileError),
 }
 
 impl Error {
@@ -44,6 +47,7 @@ impl Error {
             Error::Detect(e) => e.status(),
             Error::Encrypt(e) => e.status(),
             Error::Export(e) => e.status(),
+            Error::Manifest(e) => e.status(),
         }
     }
 
@@ -60,6 +64,7 @@ impl Error {
             Error::Detect(e) => e.hint(),
             Error::Encrypt(e) => e.hint(),
             Error::Export(e) => e.hint(),
+            Error::Manifest(e) => e.hint(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod exclude;
 pub mod exit;
 pub mod export;
 pub mod format;
+pub mod manifest;
 pub mod problem;
 pub mod progress;
 pub mod recovery_kit;

@@ -46,6 +46,17 @@ pub enum ProblemKind {
     SizeChanged,
     /// A file type vaultdrill does not recreate (sockets).
     NotRestorable(&'static str),
+    /// The manifest lists it; the vault does not have it.
+    MissingSinceManifest,
+    /// Gone since the manifest was made, and its folder changed since: a
+    /// deletion or a rename (a notice, not damage).
+    RemovedSinceManifest,
+    /// It differs from the manifest although nothing says it changed.
+    ManifestMismatch(String),
+    /// It changed since the manifest was made (a notice, not damage).
+    ChangedSinceManifest(String),
+    /// It is newer than the manifest (a notice, not damage).
+    NotInManifest,
     /// The vault could not be read. EIO (a bad sector) counts as damage.
     Unreadable {
         action: &'static str,
@@ -59,6 +70,20 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// The word a report line starts with.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProblemKind::NotRestorable(_) => "SKIPPED",
+            ProblemKind::ChangedSinceManifest(_)
+            | ProblemKind::NotInManifest
+            | ProblemKind::RemovedSinceManifest => "NOTE",
+            _ => match self.status() {
+                ExitStatus::Damaged => "DAMAGED",
+                _ => "FAILED",
+            },
+        }
+    }
+
     /// How this problem counts for the exit status.
     pub fn status(&self) -> ExitStatus {
         match self {
@@ -66,7 +91,10 @@ impl ProblemKind {
                 ExitStatus::Damaged
             }
             ProblemKind::Unreadable { .. } | ProblemKind::Io { .. } => ExitStatus::CouldNotRun,
-            ProblemKind::NotRestorable(_) => ExitStatus::Verified,
+            ProblemKind::NotRestorable(_)
+            | ProblemKind::ChangedSinceManifest(_)
+            | ProblemKind::NotInManifest
+            | ProblemKind::RemovedSinceManifest => ExitStatus::Verified,
             _ => ExitStatus::Damaged,
         }
     }
@@ -103,6 +131,15 @@ impl fmt::Display for ProblemKind {
             }
             ProblemKind::Block { block, error } => write!(f, "block {block}: {error}"),
             ProblemKind::SizeChanged => f.write_str("the file changed size while it was read"),
+            ProblemKind::MissingSinceManifest => f.write_str(
+                "listed in the manifest but missing, and its folder did not change (lost, not deleted)",
+            ),
+            ProblemKind::RemovedSinceManifest => {
+                f.write_str("removed since the manifest (its folder changed: deleted or renamed)")
+            }
+            ProblemKind::ManifestMismatch(what) => write!(f, "differs from the manifest: {what}"),
+            ProblemKind::ChangedSinceManifest(what) => write!(f, "changed since the manifest ({what})"),
+            ProblemKind::NotInManifest => f.write_str("not in the manifest (added since it was made)"),
             ProblemKind::NotRestorable(what) => write!(f, "{what} are not restored"),
             ProblemKind::Unreadable { action, error } | ProblemKind::Io { action, error } => {
                 write!(f, "{action}: {error}")

@@ -92,6 +92,43 @@ Example:
     )]
     Encrypt(EncryptArgs),
 
+    /// Build or refresh the vault's manifest: for every entry its plaintext
+    /// BLAKE3 and its ciphertext hashes, stored encrypted inside the vault.
+    #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Build or refresh the vault's manifest: for every entry, its plaintext path, \
+type, size, mode, mtime and BLAKE3, and its ciphertext path, size, mtime and hashes (plus SHA-1 or \
+MD5 of the ciphertext with --remote-hashes, for B2 and S3, so drills can audit objects without \
+downloading them).
+
+It is stored inside the vault as an ordinary encrypted file, .vaultdrill/manifest.jsonl (a plain \
+gocryptfs mount shows it), the previous ones kept as .vaultdrill/manifest-<time>.jsonl (4 of them), \
+and a plaintext copy with gocryptfs.conf goes to the local state directory \
+($XDG_STATE_HOME/vaultdrill). A refresh reuses the hashes of files whose ciphertext path, size and \
+mtime did not change; --rehash reads everything again.
+
+Examples:
+  vaultdrill manifest ~/vault --passfile ~/.vault-pass
+  vaultdrill manifest ~/vault --remote-hashes sha1      (the remote is B2)"
+    )]
+    Manifest(ManifestArgs),
+
+    /// Check the local vault against its manifest: every block
+    /// authenticated, every hash compared, each damaged path reported.
+    #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Check the local vault against its manifest, like `gocryptfs -fsck` but \
+path-aware: every block of every file authenticated and its plaintext BLAKE3 compared with the \
+manifest, every gocryptfs.diriv and .name file compared, and what the manifest lists but the vault \
+lacks reported. Differences the vault's metadata explains (a newer mtime, a new file) are notes; \
+differences it does not explain (same size and mtime, other content) are damage (exit 1).
+
+Examples:
+  vaultdrill verify ~/vault --passfile ~/.vault-pass
+  vaultdrill verify ~/vault --path thesis --json"
+    )]
+    Verify(VerifyArgs),
+
     /// Write the encrypted view of a reverse vault into a folder, byte for
     /// byte what a `gocryptfs -reverse` mount shows, updated incrementally.
     #[command(after_help = EXIT_CODES)]
@@ -282,6 +319,50 @@ pub struct ExportArgs {
     /// -exclude-wildcard; repeatable.
     #[arg(long, value_name = "PATTERN")]
     pub exclude_wildcard: Vec<String>,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// The encrypted folder.
+    pub cipherdir: PathBuf,
+
+    /// Hash every file again instead of reusing unchanged entries.
+    #[arg(long)]
+    pub rehash: bool,
+
+    /// Also compute these ciphertext hashes, as the remote keeps them:
+    /// sha1 (B2), md5 (S3); comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = ["sha1", "md5"])]
+    pub remote_hashes: Vec<String>,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The encrypted folder.
+    pub cipherdir: PathBuf,
+
+    /// Check only this plaintext path (file or directory); repeatable.
+    #[arg(long = "path", value_name = "P")]
+    pub paths: Vec<PathBuf>,
+
+    /// Check against this plaintext manifest file instead of the vault's own
+    /// (for example the copy in the local state directory).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
 
     /// Print a JSON summary instead of text.
     #[arg(long)]

@@ -142,6 +142,7 @@ fn list(walker: &mut Walker<'_>, args: &LsArgs, problems: &mut Vec<Problem>) -> 
                     writeln!(out, "{}", text_line(&e))?;
                 }
             }
+            WalkItem::Meta(_) => {}
             WalkItem::Problem(p) => {
                 if args.json {
                     serde_json::to_writer(&mut out, &problem_json(&p))?;

@@ -8,6 +8,7 @@ mod cmd_export;
 mod cmd_info;
 mod cmd_init;
 mod cmd_ls;
+mod cmd_manifest;
 mod cmd_regen;
 mod output;
 mod progress;
@@ -56,6 +57,8 @@ pub fn main() -> ExitCode {
         Command::Decrypt(a) => cmd_decrypt::run(a, &cli),
         Command::Encrypt(a) => cmd_encrypt::run(a, &cli),
         Command::Export(a) => cmd_export::run(a, &cli),
+        Command::Manifest(a) => cmd_manifest::run_manifest(a, &cli),
+        Command::Verify(a) => cmd_manifest::run_verify(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

@@ -3,7 +3,6 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use vaultdrill::display::escape_path;
-use vaultdrill::exit::ExitStatus;
 use vaultdrill::problem::Problem;
 
 /// `ls -l` style type and permission string.
@@ -71,15 +70,6 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// The word a problem line starts with.
-pub fn status_word(status: ExitStatus) -> &'static str {
-    match status {
-        ExitStatus::Damaged => "DAMAGED",
-        ExitStatus::CouldNotRun => "FAILED",
-        _ => "SKIPPED",
-    }
-}
-
 /// One line per problem: what, where (decrypted and encrypted path).
 pub fn problem_line(p: &Problem) -> String {
     let plain = match &p.plain_path {
@@ -89,7 +79,7 @@ pub fn problem_line(p: &Problem) -> String {
     };
     format!(
         "{} {}: {} [encrypted path: {}]",
-        status_word(p.status()),
+        p.kind.label(),
         plain,
         p.kind,
         escape_path(&p.cipher_path)

@@ -88,6 +88,16 @@ impl MasterKey {
         s
     }
 
+    /// A public identifier of the vault this key belongs to: 16 bytes of
+    /// a BLAKE3 key derivation, hex. One-way: it reveals nothing of the key.
+    pub fn vault_id(&self) -> String {
+        let derived = Zeroizing::new(blake3::derive_key(
+            "vaultdrill 2026-12-04 vault id v1",
+            &self.0[..],
+        ));
+        derived[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }

@@ -136,6 +136,26 @@ impl CipherFile {
         cbuf: &mut Vec<u8>,
         out: &mut PlainChunk,
     ) -> Result<(), ProblemKind> {
+        self.decrypt_chunk_observed(opener, index, cbuf, out, |_| {})
+    }
+
+    /// The header as stored (empty for an empty file).
+    pub fn header_bytes(&self) -> Vec<u8> {
+        self.header
+            .map(|h| h.to_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// As [`CipherFile::decrypt_chunk`], showing `observe` the ciphertext of
+    /// the chunk as read, before it is decrypted in place.
+    pub fn decrypt_chunk_observed(
+        &self,
+        opener: &mut BlockOpener<'_>,
+        index: u64,
+        cbuf: &mut Vec<u8>,
+        out: &mut PlainChunk,
+        mut observe: impl FnMut(&[u8]),
+    ) -> Result<(), ProblemKind> {
         let Some(header) = &self.header else {
             out.offset = 0;
             out.data.clear();
@@ -148,6 +168,7 @@ impl CipherFile {
         let len = (CHUNK_BLOCKS * cbs).min(self.cipher_size.saturating_sub(start));
         cbuf.resize(len as usize, 0);
         self.file.read_exact_at(cbuf, start).map_err(read_error)?;
+        observe(cbuf);
         out.offset = first_block * PLAIN_BLOCK_LEN as u64;
         out.data.clear();
         out.holes.clear();
@@ -182,6 +203,52 @@ fn read_error(error: io::Error) -> ProblemKind {
             action: "reading the encrypted file",
             error,
         }
+    }
+}
+
+/// The plaintext of one file as a stream, authenticated chunk by chunk (an
+/// authentication failure surfaces as an `InvalidData` read error).
+pub struct PlainReader<'v> {
+    file: CipherFile,
+    opener: BlockOpener<'v>,
+    next: u64,
+    chunks: u64,
+    cbuf: Vec<u8>,
+    chunk: PlainChunk,
+    pos: usize,
+}
+
+impl<'v> PlainReader<'v> {
+    pub fn new(vault: &'v UnlockedVault, file: CipherFile) -> PlainReader<'v> {
+        let chunks = file.chunk_count();
+        PlainReader {
+            file,
+            opener: vault.content().opener(),
+            next: 0,
+            chunks,
+            cbuf: Vec::new(),
+            chunk: PlainChunk::default(),
+            pos: 0,
+        }
+    }
+}
+
+impl io::Read for PlainReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.chunk.data.len() {
+            if self.next == self.chunks {
+                return Ok(0);
+            }
+            self.file
+                .decrypt_chunk(&mut self.opener, self.next, &mut self.cbuf, &mut self.chunk)
+                .map_err(|p| io::Error::new(io::ErrorKind::InvalidData, p.to_string()))?;
+            self.next += 1;
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.chunk.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

@@ -61,6 +61,7 @@ pub(crate) fn confirm_master_key(vault: &UnlockedVault) -> Result<KeyProof, Vaul
                     _ => {}
                 }
             }
+            WalkItem::Meta(_) => {}
             WalkItem::Problem(p) => match p.kind {
                 ProblemKind::Name(_) => names_bad += 1,
                 ProblemKind::SymlinkTarget(_) => blocks_bad += 1,

@@ -279,6 +279,7 @@ pub struct UnlockedVault {
     layout: VaultLayout,
     content: ContentCipher,
     names: Option<NameCipher>,
+    vault_id: String,
 }
 
 impl UnlockedVault {
@@ -286,12 +287,20 @@ impl UnlockedVault {
     /// detection), which rules out XChaCha without HKDF.
     pub fn new(root: PathBuf, layout: VaultLayout, master_key: &MasterKey) -> UnlockedVault {
         let (content, names) = crate::format::derive_ciphers(&layout, master_key);
+        let vault_id = master_key.vault_id();
         UnlockedVault {
             root,
             layout,
             content,
             names,
+            vault_id,
         }
+    }
+
+    /// A stable, public identifier of the vault (derived one-way from the
+    /// master key; unchanged by a password change).
+    pub fn vault_id(&self) -> &str {
+        &self.vault_id
     }
 
     pub fn root(&self) -> &Path {

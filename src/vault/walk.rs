@@ -87,11 +87,45 @@ impl Entry {
     }
 }
 
+/// A ciphertext-only file that reading depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetaKind {
+    /// `gocryptfs.conf` in the root.
+    Config,
+    /// A directory's `gocryptfs.diriv`.
+    DirIv,
+    /// The `.name` sidecar of a long name.
+    Sidecar,
+}
+
+impl MetaKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            MetaKind::Config => "config",
+            MetaKind::DirIv => "diriv",
+            MetaKind::Sidecar => "sidecar",
+        }
+    }
+}
+
+/// A ciphertext-only file, yielded when [`Walker::with_meta`] asks for them.
+#[derive(Clone, Debug)]
+pub struct MetaEntry {
+    pub kind: MetaKind,
+    pub cipher_path: PathBuf,
+    pub parent: Arc<OwnedFd>,
+    pub cipher_name: OsString,
+    /// The decrypted path it belongs to: the directory of a diriv, the
+    /// entry of a sidecar, the root for the config.
+    pub owner: PathBuf,
+}
+
 /// What the walk yields.
 #[derive(Debug)]
 pub enum WalkItem {
     Entry(Entry),
     Problem(Problem),
+    Meta(MetaEntry),
 }
 
 /// A directory to list next.
@@ -109,6 +143,7 @@ pub struct Walker<'v> {
     stack: Vec<std::vec::IntoIter<WalkItem>>,
     descend: Option<Pending>,
     matched: Vec<bool>,
+    with_meta: bool,
 }
 
 enum IvState {
@@ -132,7 +167,14 @@ impl<'v> Walker<'v> {
                 plain_rel: PathBuf::new(),
             }),
             matched: vec![false; selection.paths().len()],
+            with_meta: false,
         }
+    }
+
+    /// Also yield the config, diriv and sidecar files (for manifests).
+    pub fn with_meta(mut self) -> Self {
+        self.with_meta = true;
+        self
     }
 
     /// Selected paths that no entry matched (call after the walk).
@@ -202,6 +244,32 @@ impl<'v> Walker<'v> {
             NameMode::Plaintext => None,
             NameMode::Encrypted { .. } => Some(self.read_dir_iv(&dir)),
         };
+        let mut metas: Vec<WalkItem> = Vec::new();
+        let meta_item = |kind, name: &OsStr, owner: PathBuf| {
+            WalkItem::Meta(MetaEntry {
+                kind,
+                cipher_path: cipher_rel.join(name),
+                parent: Arc::clone(&dir),
+                cipher_name: name.to_os_string(),
+                owner,
+            })
+        };
+        if self.with_meta {
+            if is_root && names.iter().any(|n| n == CONFIG_NAME) {
+                metas.push(meta_item(
+                    MetaKind::Config,
+                    OsStr::new(CONFIG_NAME),
+                    PathBuf::new(),
+                ));
+            }
+            if matches!(iv, Some(IvState::Iv(_))) && layout.has_dir_iv() {
+                metas.push(meta_item(
+                    MetaKind::DirIv,
+                    OsStr::new(DIRIV_NAME),
+                    plain_rel.clone(),
+                ));
+            }
+        }
         let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(names.len());
         let mut entries: Vec<(Vec<u8>, WalkItem)> = Vec::with_capacity(names.len());
         let mut problems = Vec::new();
@@ -266,6 +334,18 @@ impl<'v> Walker<'v> {
                 _ => name.as_bytes().to_vec(),
             };
             let plain_path = plain_rel.join(OsStr::from_bytes(&plain_name));
+            if self.with_meta {
+                if let Some(text) = name.to_str() {
+                    if longname::classify(text) == LongNameKind::Hashed {
+                        let sidecar = longname::sidecar_name(text);
+                        metas.push(meta_item(
+                            MetaKind::Sidecar,
+                            OsStr::new(&sidecar),
+                            plain_path.clone(),
+                        ));
+                    }
+                }
+            }
             if !seen.insert(plain_name.clone()) {
                 problems.push(problem(
                     cipher_path,
@@ -321,6 +401,7 @@ impl<'v> Walker<'v> {
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out: Vec<WalkItem> = entries.into_iter().map(|(_, item)| item).collect();
+        out.extend(metas);
         out.extend(problems);
         out
     }
@@ -421,6 +502,13 @@ impl Iterator for Walker<'_> {
                         continue;
                     }
                     return Some(WalkItem::Problem(p));
+                }
+                WalkItem::Meta(m) => {
+                    // Metadata of selected parts only.
+                    if self.selection.wants(&m.owner) == Want::No {
+                        continue;
+                    }
+                    return Some(WalkItem::Meta(m));
                 }
             };
             entry.want = self.selection.wants(&entry.plain_path);

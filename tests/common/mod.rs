@@ -30,6 +30,11 @@ pub const FLAVOURS: [&str; 8] = [
 pub fn vaultdrill() -> Command {
     let mut cmd = Command::cargo_bin("vaultdrill").expect("the vaultdrill binary is built");
     cmd.env_remove("RUST_LOG");
+    // Keep the tests' manifests out of the user's state directory.
+    cmd.env(
+        "VAULTDRILL_STATE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("state"),
+    );
     cmd
 }
 

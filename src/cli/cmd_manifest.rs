@@ -1,0 +1,281 @@
+//! `vaultdrill manifest` and `vaultdrill verify`.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use vaultdrill::ExitStatus;
+use vaultdrill::decrypt::measure;
+use vaultdrill::manifest::build::{BuildOptions, RemoteHashes, build_manifest};
+use vaultdrill::manifest::store::{self, CURRENT, Stored};
+use vaultdrill::manifest::verify::{VerifyOptions, verify_vault};
+use vaultdrill::manifest::{ManifestError, ManifestFileError, ManifestReader};
+use vaultdrill::problem::overall_status;
+use vaultdrill::progress::{NoProgress, Progress};
+use vaultdrill::selection::Selection;
+
+use super::UsageError;
+use super::args::{Cli, ManifestArgs, VerifyArgs};
+use super::output::{human_bytes, problem_line};
+use super::progress::Bar;
+use super::unlock::{Use, unlock};
+
+#[derive(Serialize)]
+struct JsonBuild {
+    status: ExitStatus,
+    exit_code: i32,
+    entries: u64,
+    files: u64,
+    plain_bytes: u64,
+    hashed_files: u64,
+    reused_files: u64,
+    hashed_bytes: u64,
+    seconds: f64,
+    /// "first", "replaced" or "unchanged".
+    stored: &'static str,
+    /// The name the previous manifest is kept under (in `.vaultdrill/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_kept_as: Option<String>,
+    local_copy: String,
+    problems: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonVerify {
+    status: ExitStatus,
+    exit_code: i32,
+    manifest_created: String,
+    entries: u64,
+    files: u64,
+    bytes: u64,
+    seconds: f64,
+    problems: Vec<String>,
+}
+
+/// Where the vault's own manifest is, for messages.
+fn in_vault(cipherdir: &Path) -> PathBuf {
+    cipherdir.join(".vaultdrill").join(CURRENT)
+}
+
+pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Write)?;
+    let remote_hashes = RemoteHashes {
+        sha1: args.remote_hashes.iter().any(|h| h == "sha1"),
+        md5: args.remote_hashes.iter().any(|h| h == "md5"),
+    };
+    let previous = match store::open_current(&vault) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vaultdrill: the previous manifest cannot be read ({e}); hashing everything");
+            None
+        }
+    };
+    let bar = if args.json {
+        None
+    } else {
+        Bar::for_terminal(cli.quiet)
+    };
+    if let Some(bar) = &bar {
+        let (files, bytes) = measure(&vault, &Selection::all());
+        bar.set_total(files, bytes);
+    }
+    let progress: &dyn Progress = match &bar {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+    store::prepare(&vault).map_err(|kind| {
+        anyhow::anyhow!(
+            "{}: creating .vaultdrill/ in the vault: {kind}",
+            args.cipherdir.display()
+        )
+    })?;
+    let state = store::vault_state_dir(vault.vault_id())?;
+    let work = tempfile::Builder::new()
+        .prefix(".build-")
+        .tempdir_in(&state)?;
+    let out = BufWriter::new(File::create(work.path().join(CURRENT))?);
+    let options = BuildOptions {
+        rehash: args.rehash,
+        remote_hashes,
+        progress,
+    };
+    let (out, summary) = build_manifest(&vault, previous, out, &options)
+        .map_err(|e| anyhow::anyhow!("{}: writing the manifest: {e}", work.path().display()))?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let stored =
+        store::store(&vault, work.path(), CURRENT.as_ref(), &summary.trailer).map_err(|kind| {
+            anyhow::anyhow!(
+                "{}: storing the manifest in the vault: {kind}",
+                args.cipherdir.display()
+            )
+        })?;
+    let config = std::fs::read(
+        args.unlock
+            .config
+            .clone()
+            .unwrap_or_else(|| args.cipherdir.join("gocryptfs.conf")),
+    )
+    .ok();
+    let local = store::save_local_copies(&vault, &work.path().join(CURRENT), config.as_deref())?;
+    let status = overall_status(&summary.problems);
+    let mut stdout = io::stdout().lock();
+    if args.json {
+        let json = JsonBuild {
+            status,
+            exit_code: status.code(),
+            entries: summary.trailer.entries,
+            files: summary.trailer.files,
+            plain_bytes: summary.trailer.plain_bytes,
+            hashed_files: summary.hashed_files,
+            reused_files: summary.reused_files,
+            hashed_bytes: summary.hashed_bytes,
+            seconds: summary.elapsed.as_secs_f64(),
+            stored: match &stored {
+                Stored::First => "first",
+                Stored::Replaced { .. } => "replaced",
+                Stored::Unchanged { .. } => "unchanged",
+            },
+            previous_kept_as: match &stored {
+                Stored::Replaced { kept } => Some(kept.clone()),
+                _ => None,
+            },
+            local_copy: local.join(CURRENT).display().to_string(),
+            problems: summary.problems.iter().map(problem_line).collect(),
+        };
+        serde_json::to_writer_pretty(&mut stdout, &json)?;
+        writeln!(stdout)?;
+    } else {
+        for p in &summary.problems {
+            eprintln!("vaultdrill: {}", problem_line(p));
+        }
+        if !cli.quiet {
+            let where_ = match &stored {
+                Stored::First => format!("Stored in the vault as .vaultdrill/{CURRENT}"),
+                Stored::Replaced { kept } => format!(
+                    "Stored in the vault as .vaultdrill/{CURRENT} (the previous one kept as .vaultdrill/{kept})"
+                ),
+                Stored::Unchanged { created } => format!(
+                    "Nothing changed since the manifest of {created}: the vault was left as it is"
+                ),
+            };
+            writeln!(
+                stdout,
+                "Manifest of {} entries ({} files, {}): {} files hashed, {} reused, in {:.2} s.\n{where_}; local copy in {}.",
+                summary.trailer.entries,
+                summary.trailer.files,
+                human_bytes(summary.trailer.plain_bytes),
+                summary.hashed_files,
+                summary.reused_files,
+                summary.elapsed.as_secs_f64(),
+                local.display()
+            )?;
+        }
+    }
+    Ok(status)
+}
+
+pub fn run_verify(args: &VerifyArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
+    let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Read)?;
+    let bar = if args.json {
+        None
+    } else {
+        Bar::for_terminal(cli.quiet)
+    };
+    if let Some(bar) = &bar {
+        let (files, bytes) = measure(&vault, &selection);
+        bar.set_total(files, bytes);
+    }
+    let progress: &dyn Progress = match &bar {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+    let options = VerifyOptions {
+        selection: &selection,
+        progress,
+    };
+    let local_copy = store::local_copy(vault.vault_id());
+    let file_error = |path: &Path, in_vault: bool| {
+        let local_copy = local_copy.clone();
+        let path = path.to_path_buf();
+        move |source: ManifestError| {
+            vaultdrill::Error::from(ManifestFileError {
+                path,
+                in_vault,
+                local_copy,
+                source,
+            })
+        }
+    };
+    let summary = match &args.manifest {
+        Some(path) => {
+            let file = File::open(path).map_err(|e| file_error(path, false)(e.into()))?;
+            let reader =
+                ManifestReader::new(BufReader::new(file)).map_err(file_error(path, false))?;
+            verify_vault(&vault, reader, &options).map_err(file_error(path, false))?
+        }
+        None => {
+            let path = in_vault(&args.cipherdir);
+            match store::open_current(&vault).map_err(file_error(&path, true))? {
+                Some(reader) => {
+                    verify_vault(&vault, reader, &options).map_err(file_error(&path, true))?
+                }
+                None => {
+                    return Err(UsageError::new(
+                        format!(
+                            "{}: the vault has no manifest yet",
+                            args.cipherdir.display()
+                        ),
+                        "build one with `vaultdrill manifest`, or give a copy with --manifest FILE",
+                    )
+                    .into());
+                }
+            }
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let status = overall_status(&summary.problems);
+    let mut stdout = io::stdout().lock();
+    if args.json {
+        let json = JsonVerify {
+            status,
+            exit_code: status.code(),
+            manifest_created: summary.manifest_created.clone(),
+            entries: summary.entries,
+            files: summary.files,
+            bytes: summary.bytes,
+            seconds: summary.elapsed.as_secs_f64(),
+            problems: summary.problems.iter().map(problem_line).collect(),
+        };
+        serde_json::to_writer_pretty(&mut stdout, &json)?;
+        writeln!(stdout)?;
+    } else {
+        for p in &summary.problems {
+            eprintln!("vaultdrill: {}", problem_line(p));
+        }
+        if !cli.quiet {
+            let verdict = match status {
+                ExitStatus::Verified => {
+                    "every block authenticated, every hash as in the manifest".to_string()
+                }
+                _ => format!("{} problem(s) listed above", summary.problems.len()),
+            };
+            writeln!(
+                stdout,
+                "Verified {} entries ({} files, {}) against the manifest of {} in {:.2} s: {verdict}.",
+                summary.entries,
+                summary.files,
+                human_bytes(summary.bytes),
+                summary.manifest_created,
+                summary.elapsed.as_secs_f64()
+            )?;
+        }
+    }
+    Ok(status)
+}
