@@ -9,6 +9,8 @@ use crate::encrypt::EncryptError;
 use crate::exit::ExitStatus;
 use crate::export::ExportError;
 use crate::manifest::ManifestFileError;
+use crate::manifest::refresh::RefreshError;
+use crate::rclone::RcloneError;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
 use crate::vault::VaultError;
@@ -34,6 +36,10 @@ pub enum Error {
     Export(#[from] ExportError),
     #[error(transparent)]
     Manifest(#[from] ManifestFileError),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    #[error(transparent)]
+    Rclone(#[from] RcloneError),
 }
 
 impl Error {
@@ -48,6 +54,8 @@ impl Error {
             Error::Encrypt(e) => e.status(),
             Error::Export(e) => e.status(),
             Error::Manifest(e) => e.status(),
+            Error::Refresh(e) => e.status(),
+            Error::Rclone(e) => e.status(),
         }
     }
 
@@ -65,6 +73,8 @@ impl Error {
             Error::Encrypt(e) => e.hint(),
             Error::Export(e) => e.hint(),
             Error::Manifest(e) => e.hint(),
+            Error::Refresh(e) => e.hint(),
+            Error::Rclone(e) => e.hint(),
         }
     }
 }

@@ -4,6 +4,9 @@
 //! - [`format`]: the gocryptfs on-disk format, pure and I/O-free.
 //! - [`vault`]: a vault on disk: config, unlock, walking and reading files.
 //! - [`decrypt`]: writing a plaintext tree, safely and in parallel.
+//! - [`encrypt`], [`export`], [`create`]: writing vaults as gocryptfs does.
+//! - [`manifest`]: BLAKE3 manifests stored in the vault, and `verify`.
+//! - [`rclone`]: the one door to object storage.
 //! - [`secrets`]: where passwords and master keys come from.
 //! - [`exit`], [`error`], [`problem`]: outcomes, as data.
 
@@ -20,6 +23,7 @@ pub mod format;
 pub mod manifest;
 pub mod problem;
 pub mod progress;
+pub mod rclone;
 pub mod recovery_kit;
 pub mod secrets;
 pub mod selection;

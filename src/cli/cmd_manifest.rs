@@ -1,13 +1,14 @@
 //! `vaultdrill manifest` and `vaultdrill verify`.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::decrypt::measure;
-use vaultdrill::manifest::build::{BuildOptions, RemoteHashes, build_manifest};
+use vaultdrill::manifest::build::{BuildOptions, RemoteHashes};
+use vaultdrill::manifest::refresh::{Refreshed, refresh};
 use vaultdrill::manifest::store::{self, CURRENT, Stored};
 use vaultdrill::manifest::verify::{VerifyOptions, verify_vault};
 use vaultdrill::manifest::{ManifestError, ManifestFileError, ManifestReader};
@@ -64,13 +65,6 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
         sha1: args.remote_hashes.iter().any(|h| h == "sha1"),
         md5: args.remote_hashes.iter().any(|h| h == "md5"),
     };
-    let previous = match store::open_current(&vault) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("vaultdrill: the previous manifest cannot be read ({e}); hashing everything");
-            None
-        }
-    };
     let bar = if args.json {
         None
     } else {
@@ -84,35 +78,6 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
         Some(b) => b,
         None => &NoProgress,
     };
-    store::prepare(&vault).map_err(|kind| {
-        anyhow::anyhow!(
-            "{}: creating .vaultdrill/ in the vault: {kind}",
-            args.cipherdir.display()
-        )
-    })?;
-    let state = store::vault_state_dir(vault.vault_id())?;
-    let work = tempfile::Builder::new()
-        .prefix(".build-")
-        .tempdir_in(&state)?;
-    let out = BufWriter::new(File::create(work.path().join(CURRENT))?);
-    let options = BuildOptions {
-        rehash: args.rehash,
-        remote_hashes,
-        progress,
-    };
-    let (out, summary) = build_manifest(&vault, previous, out, &options)
-        .map_err(|e| anyhow::anyhow!("{}: writing the manifest: {e}", work.path().display()))?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    if let Some(bar) = &bar {
-        bar.finish();
-    }
-    let stored =
-        store::store(&vault, work.path(), CURRENT.as_ref(), &summary.trailer).map_err(|kind| {
-            anyhow::anyhow!(
-                "{}: storing the manifest in the vault: {kind}",
-                args.cipherdir.display()
-            )
-        })?;
     let config = std::fs::read(
         args.unlock
             .config
@@ -120,7 +85,24 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
             .unwrap_or_else(|| args.cipherdir.join("gocryptfs.conf")),
     )
     .ok();
-    let local = store::save_local_copies(&vault, &work.path().join(CURRENT), config.as_deref())?;
+    let options = BuildOptions {
+        rehash: args.rehash,
+        remote_hashes,
+        progress,
+    };
+    let Refreshed {
+        summary,
+        stored,
+        local_dir: local,
+        previous_unreadable,
+        ..
+    } = refresh(&vault, config.as_deref(), &options).map_err(vaultdrill::Error::from)?;
+    if let Some(why) = previous_unreadable {
+        eprintln!("vaultdrill: NOTE the previous manifest could not be read ({why}); everything was hashed");
+    }
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
     let status = overall_status(&summary.problems);
     let mut stdout = io::stdout().lock();
     if args.json {

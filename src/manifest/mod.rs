@@ -10,6 +10,7 @@
 //! ways: millions of entries in bounded memory.
 
 pub mod build;
+pub mod refresh;
 pub mod store;
 pub mod verify;
 
