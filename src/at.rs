@@ -334,6 +334,15 @@ pub fn unlink_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     Ok(rfs::unlinkat(dir, name, AtFlags::empty())?)
 }
 
+pub fn rmdir_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    Ok(rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
+}
+
+/// Flushes the whole file system `fd` is on to stable storage.
+pub fn syncfs(fd: impl AsFd) -> io::Result<()> {
+    Ok(rfs::syncfs(fd)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use crate::exit::ExitStatus;
 use crate::export::ExportError;
 use crate::manifest::ManifestFileError;
 use crate::manifest::refresh::RefreshError;
+use crate::push::PushError;
 use crate::rclone::RcloneError;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
@@ -40,6 +41,8 @@ pub enum Error {
     Refresh(#[from] RefreshError),
     #[error(transparent)]
     Rclone(#[from] RcloneError),
+    #[error(transparent)]
+    Push(#[from] PushError),
 }
 
 impl Error {
@@ -56,6 +59,7 @@ impl Error {
             Error::Manifest(e) => e.status(),
             Error::Refresh(e) => e.status(),
             Error::Rclone(e) => e.status(),
+            Error::Push(e) => e.status(),
         }
     }
 
@@ -75,6 +79,7 @@ impl Error {
             Error::Manifest(e) => e.hint(),
             Error::Refresh(e) => e.hint(),
             Error::Rclone(e) => e.hint(),
+            Error::Push(e) => e.hint(),
         }
     }
 }

@@ -23,4 +23,15 @@ impl ExitStatus {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The name used in JSON output and records.
+    pub fn word(self) -> &'static str {
+        match self {
+            ExitStatus::Verified => "verified",
+            ExitStatus::Damaged => "damaged",
+            ExitStatus::Usage => "usage",
+            ExitStatus::Unlock => "unlock",
+            ExitStatus::CouldNotRun => "could_not_run",
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub mod format;
 pub mod manifest;
 pub mod problem;
 pub mod progress;
+pub mod push;
 pub mod rclone;
 pub mod recovery_kit;
 pub mod secrets;

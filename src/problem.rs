@@ -57,6 +57,11 @@ pub enum ProblemKind {
     ChangedSinceManifest(String),
     /// It is newer than the manifest (a notice, not damage).
     NotInManifest,
+    /// An object the remote should hold after a push is not there.
+    RemoteMissing,
+    /// The remote's object differs from the vault's (size, hash, or it is
+    /// not in the vault at all).
+    RemoteMismatch(String),
     /// The vault could not be read. EIO (a bad sector) counts as damage.
     Unreadable {
         action: &'static str,
@@ -140,6 +145,8 @@ impl fmt::Display for ProblemKind {
             ProblemKind::ManifestMismatch(what) => write!(f, "differs from the manifest: {what}"),
             ProblemKind::ChangedSinceManifest(what) => write!(f, "changed since the manifest ({what})"),
             ProblemKind::NotInManifest => f.write_str("not in the manifest (added since it was made)"),
+            ProblemKind::RemoteMissing => f.write_str("missing on the remote"),
+            ProblemKind::RemoteMismatch(what) => write!(f, "the remote's copy differs: {what}"),
             ProblemKind::NotRestorable(what) => write!(f, "{what} are not restored"),
             ProblemKind::Unreadable { action, error } | ProblemKind::Io { action, error } => {
                 write!(f, "{action}: {error}")

@@ -11,6 +11,10 @@ pub trait Progress: Sync {
     fn add_file(&self) {}
     /// The name of what is being worked on, for display.
     fn set_message(&self, _msg: &str) {}
+    /// A new stage of the work begins (counts start again).
+    fn stage(&self, _name: &str) {}
+    /// Absolute counts, for work measured elsewhere (rclone's stats).
+    fn set_done(&self, _files: u64, _bytes: u64) {}
 }
 
 /// Reports nothing.

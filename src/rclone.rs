@@ -17,7 +17,9 @@ use crate::exit::ExitStatus;
 /// The oldest rclone known to work (Debian 12 ships 1.60).
 pub const MIN_VERSION: (u32, u32) = (1, 60);
 /// How many of rclone's last error lines an error carries.
-const LAST_LINES: usize = 4;
+const LAST_LINES: usize = 2;
+/// Longest rclone line quoted in an error.
+const MAX_LINE: usize = 400;
 
 #[derive(Debug, Error)]
 pub enum RcloneError {
@@ -335,9 +337,7 @@ impl Rclone {
         if !status.success() {
             let lines = error_lines(&stderr_text);
             // rclone's "directory not found" (exit 3): nothing there yet.
-            if status.code() == Some(3)
-                && lines.iter().any(|l| l.contains("directory not found"))
-            {
+            if status.code() == Some(3) && lines.iter().any(|l| l.contains("directory not found")) {
                 return Ok(());
             }
             return Err(RcloneError::Failed {
@@ -429,7 +429,18 @@ impl Rclone {
     }
 }
 
-fn push_bounded(lines: &mut VecDeque<String>, line: String) {
+fn push_bounded(lines: &mut VecDeque<String>, mut line: String) {
+    if line.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push('…');
+    }
+    if lines.contains(&line) {
+        return;
+    }
     if lines.len() == LAST_LINES {
         lines.pop_front();
     }
@@ -465,7 +476,11 @@ fn strip_log_prefix(line: &str) -> &str {
         && bytes[10] == b' '
         && bytes[13] == b':'
         && bytes[19] == b' ';
-    if stamped { line[20..].trim() } else { line.trim() }
+    if stamped {
+        line[20..].trim()
+    } else {
+        line.trim()
+    }
 }
 
 /// The last error-ish lines of rclone's text log.
@@ -499,7 +514,10 @@ mod tests {
             parse_version("rclone v1.75.2\n- os/version: debian"),
             Some(("v1.75.2".into(), (1, 75)))
         );
-        assert_eq!(parse_version("rclone v1.60.1-DEV\n"), Some(("v1.60.1-DEV".into(), (1, 60))));
+        assert_eq!(
+            parse_version("rclone v1.60.1-DEV\n"),
+            Some(("v1.60.1-DEV".into(), (1, 60)))
+        );
         assert!(parse_version("rclone v1.59.0").is_some_and(|(_, n)| n < MIN_VERSION));
         assert_eq!(parse_version("hello"), None);
     }

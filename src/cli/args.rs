@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use vaultdrill::push::DeleteLimit;
 
 const EXIT_CODES: &str = "\
 Exit codes (the same for every command that verifies):
@@ -12,6 +13,17 @@ Exit codes (the same for every command that verifies):
   2  usage error
   3  could not unlock: wrong password or master key
   4  could not run: local I/O error, missing tool, unsupported vault feature";
+
+const PUSH_EXIT_CODES: &str = "\
+Exit codes:
+  0  pushed, and the remote holds every object as the vault does
+  1  damage: the remote's copy differs after the push (missing objects, other
+     sizes or hashes, unexpected objects), or the local vault is damaged
+  2  usage error
+  3  could not unlock: wrong password or master key
+  4  could not run, or refused: a guard tripped (not a vault, an empty or
+     unmounted folder, too many deletions), rclone missing or too old, the
+     remote unknown or unreachable. Nothing on the remote was deleted";
 
 /// vaultdrill proves that an encrypted gocryptfs backup can really be
 /// restored, and restores it, natively: no FUSE, no gocryptfs binary.
@@ -128,6 +140,38 @@ Examples:
   vaultdrill verify ~/vault --path thesis --json"
     )]
     Verify(VerifyArgs),
+
+    /// Send a vault to a remote (any rclone remote, or a local folder such
+    /// as an external disk) with guards against the classic disasters, then
+    /// check what the remote holds.
+    #[command(after_help = PUSH_EXIT_CODES)]
+    #[command(
+        long_about = "Send a vault to a remote, with guards against the classic backup disasters, \
+then check what the remote holds.
+
+A push refreshes the vault's manifest (see `vaultdrill manifest`), lists the remote, and refuses \
+(exit 4, nothing sent) when the source looks wrong: no gocryptfs.conf, an empty folder, a mount \
+point with nothing mounted, or a sync that would delete more than --max-delete of the remote's \
+objects (default: 10 %, at most 1000). It refuses too (exit 1) when the manifest refresh finds \
+damage in the local vault, so a rotten local copy does not overwrite a good remote one. --force \
+overrides both.
+
+Then it runs `rclone sync` (data first, the manifest folder last, so an interrupted push leaves \
+the previous manifest on the remote), and lists the remote again: every object must be there \
+with its size, with the same hash where the remote keeps one (BLAKE3, SHA-1 on B2, MD5 on S3), \
+and nothing unexpected. Each push is recorded in the local state directory.
+
+REMOTE is an rclone remote (`b2-backup:photo-bucket/vault`, configured with `rclone config`; \
+credentials stay in rclone's config, never on a command line) or a local folder \
+(`/media/usb/vault`), which needs no rclone. gocryptfs.conf is uploaded (its password and scrypt \
+protect it, and losing it is worse); --no-config-upload keeps it home, then restores need the \
+master key or the local copy.
+
+Examples:
+  vaultdrill push ~/vault b2-backup:photo-bucket/vault --passfile ~/.vault-pass --transfers 20
+  vaultdrill push ~/vault /media/usb/vault --passfile ~/.vault-pass"
+    )]
+    Push(PushArgs),
 
     /// Write the encrypted view of a reverse vault into a folder, byte for
     /// byte what a `gocryptfs -reverse` mount shows, updated incrementally.
@@ -341,6 +385,60 @@ pub struct ManifestArgs {
     /// sha1 (B2), md5 (S3); comma-separated.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = ["sha1", "md5"])]
     pub remote_hashes: Vec<String>,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The encrypted vault folder (the one with gocryptfs.conf).
+    pub source: PathBuf,
+
+    /// Where to: an rclone remote (`b2-backup:bucket/vault`) or a local
+    /// folder (`/media/usb/vault`).
+    pub remote: String,
+
+    /// rclone's parallel transfers (B2 users often use 20).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub transfers: usize,
+
+    /// Compare files by checksum instead of size and mtime (rclone
+    /// --checksum; reads every local file).
+    #[arg(long)]
+    pub checksum: bool,
+
+    /// Refuse a sync that would delete more than this many remote objects:
+    /// a count (500) or a share (25%). Default: 10 %, at most 1000.
+    #[arg(long, value_name = "N|N%")]
+    pub max_delete: Option<DeleteLimit>,
+
+    /// Push even when a guard trips (too many deletions, local damage).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Only list the remote and compare it with the vault (every object
+    /// present, same size and hash, nothing unexpected): nothing is sent,
+    /// nothing deleted, the manifest is not refreshed.
+    #[arg(long)]
+    pub check_only: bool,
+
+    /// Do not upload gocryptfs.conf (restores then need the master key or
+    /// the local copy).
+    #[arg(long)]
+    pub no_config_upload: bool,
+
+    /// The rclone binary (default: `rclone` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub rclone: Option<PathBuf>,
+
+    /// rclone's config file (default: rclone's own default).
+    #[arg(long, value_name = "FILE")]
+    pub rclone_config: Option<PathBuf>,
 
     /// Print a JSON summary instead of text.
     #[arg(long)]

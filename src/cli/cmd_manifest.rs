@@ -98,7 +98,9 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
         ..
     } = refresh(&vault, config.as_deref(), &options).map_err(vaultdrill::Error::from)?;
     if let Some(why) = previous_unreadable {
-        eprintln!("vaultdrill: NOTE the previous manifest could not be read ({why}); everything was hashed");
+        eprintln!(
+            "vaultdrill: NOTE the previous manifest could not be read ({why}); everything was hashed"
+        );
     }
     if let Some(bar) = &bar {
         bar.finish();

@@ -9,6 +9,7 @@ mod cmd_info;
 mod cmd_init;
 mod cmd_ls;
 mod cmd_manifest;
+mod cmd_push;
 mod cmd_regen;
 mod output;
 mod progress;
@@ -59,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => cmd_export::run(a, &cli),
         Command::Manifest(a) => cmd_manifest::run_manifest(a, &cli),
         Command::Verify(a) => cmd_manifest::run_verify(a, &cli),
+        Command::Push(a) => cmd_push::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

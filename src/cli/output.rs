@@ -3,7 +3,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use vaultdrill::display::escape_path;
-use vaultdrill::problem::Problem;
+use vaultdrill::problem::{Problem, ProblemKind};
 
 /// `ls -l` style type and permission string.
 pub fn mode_string(type_char: char, mode: u32) -> String {
@@ -72,6 +72,17 @@ pub fn human_bytes(n: u64) -> String {
 
 /// One line per problem: what, where (decrypted and encrypted path).
 pub fn problem_line(p: &Problem) -> String {
+    if matches!(
+        p.kind,
+        ProblemKind::RemoteMissing | ProblemKind::RemoteMismatch(_)
+    ) {
+        return format!(
+            "{} remote object {}: {}",
+            p.kind.label(),
+            escape_path(&p.cipher_path),
+            p.kind
+        );
+    }
     let plain = match &p.plain_path {
         Some(path) => escape_path(path),
         None if p.plain_dir.as_os_str().is_empty() => "(vault root)/?".to_string(),

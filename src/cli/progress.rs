@@ -19,7 +19,7 @@ impl Bar {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                "{spinner} {msg} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
@@ -39,5 +39,15 @@ impl Progress for Bar {
 
     fn add_bytes(&self, bytes: u64) {
         self.bar.inc(bytes);
+    }
+
+    fn stage(&self, name: &str) {
+        self.bar.reset();
+        self.bar.set_length(0);
+        self.bar.set_message(name.to_string());
+    }
+
+    fn set_done(&self, _files: u64, bytes: u64) {
+        self.bar.set_position(bytes);
     }
 }

@@ -30,7 +30,10 @@ pub enum RefreshError {
         error: io::Error,
     },
     #[error("{}: writing the manifest: {source}", .path.display())]
-    Build { path: PathBuf, source: ManifestError },
+    Build {
+        path: PathBuf,
+        source: ManifestError,
+    },
 }
 
 impl RefreshError {
@@ -105,9 +108,8 @@ pub fn refresh(
         .tempdir_in(&state)
         .map_err(state_error(&state, "creating a work folder"))?;
     let path = work.path().join(CURRENT);
-    let out = BufWriter::new(
-        File::create(&path).map_err(state_error(&path, "creating the manifest"))?,
-    );
+    let out =
+        BufWriter::new(File::create(&path).map_err(state_error(&path, "creating the manifest"))?);
     let build = BuildOptions {
         rehash: options.rehash,
         remote_hashes,
@@ -122,13 +124,14 @@ pub fn refresh(
         .map_err(|e| e.into_error())
         .and_then(|f| f.sync_all())
         .map_err(state_error(&path, "writing the manifest"))?;
-    let stored = store::store(vault, work.path(), CURRENT.as_ref(), &summary.trailer).map_err(
-        |kind| RefreshError::Vault {
-            path: root.clone(),
-            action: "storing the manifest in the vault",
-            kind,
-        },
-    )?;
+    let stored =
+        store::store(vault, work.path(), CURRENT.as_ref(), &summary.trailer).map_err(|kind| {
+            RefreshError::Vault {
+                path: root.clone(),
+                action: "storing the manifest in the vault",
+                kind,
+            }
+        })?;
     let local_dir = store::save_local_copies(vault, &path, config)
         .map_err(state_error(&state, "keeping the local copies"))?;
     Ok(Refreshed {

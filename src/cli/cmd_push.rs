@@ -1,0 +1,224 @@
+//! `vaultdrill push`: guards, manifest, sync, remote check, record.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use vaultdrill::ExitStatus;
+use vaultdrill::display::escape_path;
+use vaultdrill::manifest::store::Stored;
+use vaultdrill::progress::{NoProgress, Progress};
+use vaultdrill::push::run::{PushOptions, PushRecord, PushReport, push_forward, record_push};
+use vaultdrill::push::{DeleteLimit, PushError, Remote, check_source};
+use vaultdrill::rclone::Rclone;
+
+use super::args::{Cli, PushArgs};
+use super::output::{human_bytes, problem_line};
+use super::progress::Bar;
+use super::unlock::{Use, unlock};
+
+#[derive(Serialize)]
+struct JsonPush {
+    status: ExitStatus,
+    exit_code: i32,
+    remote: String,
+    rclone: Option<String>,
+    manifest_entries: u64,
+    manifest_hashed_files: u64,
+    manifest_reused_files: u64,
+    manifest_stored: &'static str,
+    remote_objects_before: u64,
+    deleted: u64,
+    transferred_files: u64,
+    transferred_bytes: u64,
+    remote_objects: u64,
+    remote_bytes: u64,
+    hash_checked: Option<&'static str>,
+    hashed_objects: u64,
+    not_pushed: Vec<String>,
+    seconds: f64,
+    problems: Vec<String>,
+}
+
+fn stored_word(stored: &Stored) -> &'static str {
+    match stored {
+        Stored::First => "first",
+        Stored::Replaced { .. } => "replaced",
+        Stored::Unchanged { .. } => "unchanged",
+    }
+}
+
+pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
+    // Guards and tools first: no password is asked for a push that cannot run.
+    check_source(&args.source, false, args.unlock.config.as_deref())
+        .map_err(vaultdrill::Error::from)?;
+    let remote = Remote::parse(&args.remote);
+    if remote.has_inline_secret() {
+        return Err(vaultdrill::Error::from(PushError::InlineSecret {
+            remote: args.remote.clone(),
+        })
+        .into());
+    }
+    let rclone = match remote {
+        Remote::Rclone(_) => Some(
+            Rclone::find(args.rclone.as_deref(), args.rclone_config.as_deref())
+                .map_err(vaultdrill::Error::from)?,
+        ),
+        Remote::Local(_) => None,
+    };
+    let vault = unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?;
+    let config = std::fs::read(
+        args.unlock
+            .config
+            .clone()
+            .unwrap_or_else(|| args.source.join("gocryptfs.conf")),
+    )
+    .ok();
+    let bar = if args.json {
+        None
+    } else {
+        Bar::for_terminal(cli.quiet)
+    };
+    let progress: &dyn Progress = match &bar {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+    let options = PushOptions {
+        transfers: args.transfers,
+        checksum: args.checksum,
+        max_delete: args.max_delete.unwrap_or(DeleteLimit::Default),
+        force: args.force,
+        upload_config: !args.no_config_upload,
+        rclone: rclone.as_ref(),
+        config: config.as_deref(),
+        check_only: args.check_only,
+        progress,
+    };
+    let result = push_forward(&vault, &remote, &options);
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            if let PushError::LocalDamage { problems, .. } = &error {
+                for p in problems {
+                    eprintln!("vaultdrill: {}", problem_line(p));
+                }
+            }
+            let status = error.status();
+            let record = PushRecord {
+                status: status.word().to_string(),
+                exit_code: status.code(),
+                error: Some(error.to_string()),
+                ..PushRecord::now(&args.remote)
+            };
+            if let Err(e) = record_push(vault.vault_id(), &record) {
+                eprintln!(
+                    "vaultdrill: NOTE the push could not be recorded in the state directory: {e}"
+                );
+            }
+            return Err(vaultdrill::Error::from(error).into());
+        }
+    };
+    if let Err(e) = record_push(vault.vault_id(), &PushRecord::from_report(&report)) {
+        eprintln!("vaultdrill: NOTE the push could not be recorded in the state directory: {e}");
+    }
+    print_report(&report, args, rclone.as_ref(), cli)
+}
+
+fn print_report(
+    report: &PushReport,
+    args: &PushArgs,
+    rclone: Option<&Rclone>,
+    cli: &Cli,
+) -> anyhow::Result<ExitStatus> {
+    let status = report.status();
+    let (entries, hashed, reused, stored) = match &report.manifest {
+        Some(m) => (
+            m.summary.trailer.entries,
+            m.summary.hashed_files,
+            m.summary.reused_files,
+            stored_word(&m.stored),
+        ),
+        None => (0, 0, 0, "not refreshed"),
+    };
+    let mut stdout = io::stdout().lock();
+    if args.json {
+        let json = JsonPush {
+            status,
+            exit_code: status.code(),
+            remote: report.remote.clone(),
+            rclone: rclone.map(|r| r.version().to_string()),
+            manifest_entries: entries,
+            manifest_hashed_files: hashed,
+            manifest_reused_files: reused,
+            manifest_stored: stored,
+            remote_objects_before: report.plan.remote_objects,
+            deleted: report.deleted,
+            transferred_files: report.transferred_files,
+            transferred_bytes: report.transferred_bytes,
+            remote_objects: report.check.objects,
+            remote_bytes: report.check.bytes,
+            hash_checked: report.check.hash,
+            hashed_objects: report.check.hashed,
+            not_pushed: report.specials.iter().map(|p| escape_path(p)).collect(),
+            seconds: report.elapsed.as_secs_f64(),
+            problems: report.check.problems.iter().map(problem_line).collect(),
+        };
+        serde_json::to_writer_pretty(&mut stdout, &json)?;
+        writeln!(stdout)?;
+        return Ok(status);
+    }
+    for p in &report.check.problems {
+        eprintln!("vaultdrill: {}", problem_line(p));
+    }
+    for special in &report.specials {
+        eprintln!(
+            "vaultdrill: NOTE {}: a named pipe, socket or device node; no remote can hold it (it is in the manifest)",
+            escape_path(special)
+        );
+    }
+    if report.plan.remote_config_kept {
+        eprintln!(
+            "vaultdrill: NOTE the remote still holds a gocryptfs.conf from an earlier push (--no-config-upload leaves it alone)"
+        );
+    }
+    if cli.quiet {
+        return Ok(status);
+    }
+    let verdict = match (status, report.check.hash) {
+        (ExitStatus::Verified, Some(hash)) => format!(
+            "every object present with its size, {} checked by {hash}, nothing unexpected",
+            report.check.hashed
+        ),
+        (ExitStatus::Verified, None) => {
+            "every object present with its size, nothing unexpected".to_string()
+        }
+        _ => format!("{} problem(s) listed above", report.check.problems.len()),
+    };
+    if report.manifest.is_some() {
+        writeln!(
+            stdout,
+            "Manifest: {entries} entries, {hashed} files hashed, {reused} reused{}.\n\
+             Pushed to {}: {} files sent ({}), {} deleted, in {:.1} s.",
+            if stored == "unchanged" {
+                ", unchanged"
+            } else {
+                ""
+            },
+            report.remote,
+            report.transferred_files,
+            human_bytes(report.transferred_bytes),
+            report.deleted,
+            report.elapsed.as_secs_f64(),
+        )?;
+    }
+    writeln!(
+        stdout,
+        "Remote check of {}: {} objects ({}): {verdict}.",
+        report.remote,
+        report.check.objects,
+        human_bytes(report.check.bytes),
+    )?;
+    Ok(status)
+}

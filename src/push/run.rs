@@ -1,0 +1,337 @@
+//! A whole push of a forward vault, stage by stage, and its record in the
+//! local state.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::local::{self, LocalSyncOptions};
+use super::{
+    DeleteLimit, Inventory, InventoryOptions, Lister, Plan, PushError, Remote, RemoteCheck,
+    check_local_destination, check_plan, check_remote, inventory, pick_hash, plan, snapshot,
+};
+use crate::encrypt::VaultDir;
+use crate::exit::ExitStatus;
+use crate::manifest::ManifestReader;
+use crate::manifest::build::{BuildOptions, MANIFEST_DIR, RemoteHashes};
+use crate::manifest::refresh::{Refreshed, refresh};
+use crate::manifest::store::{self, CURRENT};
+use crate::problem::{Problem, overall_status};
+use crate::progress::Progress;
+use crate::rclone::{Rclone, SyncOptions};
+use crate::staging::TEMP_PREFIX;
+use crate::vault::UnlockedVault;
+
+pub struct PushOptions<'a> {
+    /// rclone's parallel transfers.
+    pub transfers: usize,
+    /// Compare by checksum instead of size and mtime (rclone `--checksum`).
+    pub checksum: bool,
+    pub max_delete: DeleteLimit,
+    /// Override the delete limit and the local-damage guard.
+    pub force: bool,
+    /// Upload `gocryptfs.conf` (the default).
+    pub upload_config: bool,
+    /// Needed for rclone remotes.
+    pub rclone: Option<&'a Rclone>,
+    /// The config file's content, kept as a local copy.
+    pub config: Option<&'a [u8]>,
+    /// Only list the remote and compare it with the vault: no manifest
+    /// refresh, nothing sent, nothing deleted.
+    pub check_only: bool,
+    pub progress: &'a dyn Progress,
+}
+
+/// What a push did.
+#[derive(Debug)]
+pub struct PushReport {
+    pub remote: String,
+    /// `None` for a check-only run.
+    pub manifest: Option<Refreshed>,
+    pub plan: Plan,
+    pub transferred_files: u64,
+    pub transferred_bytes: u64,
+    pub deleted: u64,
+    pub check: RemoteCheck,
+    /// Named pipes, sockets, device nodes: in the manifest, not pushed.
+    pub specials: Vec<PathBuf>,
+    pub elapsed: Duration,
+}
+
+impl PushReport {
+    /// Damage is what the remote check found; the local vault's state was
+    /// checked before anything was sent.
+    pub fn status(&self) -> ExitStatus {
+        overall_status(&self.check.problems)
+    }
+}
+
+/// The manifests' folder as stored in the vault root.
+fn manifest_dir_name(vault: &UnlockedVault) -> Result<OsString, PushError> {
+    let root = vault.root().to_path_buf();
+    let dir = VaultDir::open(vault, Path::new("")).map_err(|kind| PushError::Io {
+        path: root.clone(),
+        action: "opening the vault",
+        error: std::io::Error::other(kind.to_string()),
+    })?;
+    dir.cipher_name(vault, MANIFEST_DIR.as_ref())
+        .map_err(|kind| PushError::Io {
+            path: root,
+            action: "naming the manifest folder",
+            error: std::io::Error::other(kind.to_string()),
+        })
+}
+
+/// Pushes the forward vault `vault` (its folder is the source) to `remote`.
+pub fn push_forward(
+    vault: &UnlockedVault,
+    remote: &Remote,
+    options: &PushOptions<'_>,
+) -> Result<PushReport, PushError> {
+    let started = Instant::now();
+    let source = vault.root().to_path_buf();
+    if remote.has_inline_secret() {
+        return Err(PushError::InlineSecret {
+            remote: remote.to_string(),
+        });
+    }
+    let remote_text = remote.to_string();
+    let (lister, hash) = match remote {
+        Remote::Local(dst) => {
+            check_local_destination(dst)?;
+            (Lister::Local(dst), None)
+        }
+        Remote::Rclone(text) => {
+            let rclone = options.rclone.ok_or(crate::rclone::RcloneError::NotFound)?;
+            let features = rclone.features(remote.root().unwrap_or(text))?;
+            (Lister::Rclone(rclone, text), pick_hash(&features.hashes))
+        }
+    };
+
+    let inv_options = InventoryOptions {
+        upload_config: options.upload_config,
+        links_as_objects: matches!(remote, Remote::Rclone(_)),
+    };
+    if options.check_only {
+        options.progress.stage("checking the remote");
+        let inv = inventory(&source, &inv_options)?;
+        let reader = store::local_copy(vault.vault_id())
+            .and_then(|copy| File::open(copy).ok())
+            .and_then(|f| ManifestReader::new(BufReader::new(f)).ok());
+        let check = check_remote(&source, &inv, &inv_options, reader, hash, &lister)?;
+        return Ok(PushReport {
+            remote: remote_text,
+            manifest: None,
+            plan: Plan::default(),
+            transferred_files: 0,
+            transferred_bytes: 0,
+            deleted: 0,
+            check,
+            specials: inv.specials,
+            elapsed: started.elapsed(),
+        });
+    }
+
+    // Reachable? Listed before the (possibly long) manifest refresh.
+    options.progress.stage("listing the remote");
+    let before = snapshot(&lister)?;
+
+    options.progress.stage("manifest");
+    let remote_hashes = RemoteHashes {
+        sha1: hash == Some("sha1"),
+        md5: hash == Some("md5"),
+    };
+    let mut manifest = refresh(
+        vault,
+        options.config,
+        &BuildOptions {
+            rehash: false,
+            remote_hashes,
+            progress: options.progress,
+        },
+    )?;
+    let damaged = manifest
+        .summary
+        .problems
+        .iter()
+        .any(|p| p.status() == ExitStatus::Damaged);
+    if damaged && !options.force {
+        let problems: Vec<Problem> = std::mem::take(&mut manifest.summary.problems)
+            .into_iter()
+            .filter(|p| p.status() == ExitStatus::Damaged)
+            .collect();
+        return Err(PushError::LocalDamage {
+            path: source,
+            count: problems.len(),
+            problems,
+        });
+    }
+
+    let inv: Inventory = inventory(&source, &inv_options)?;
+    let plan = plan(&inv, &before, options.upload_config);
+    drop(before);
+    check_plan(&plan, options.max_delete, options.force, remote)?;
+
+    options.progress.stage("sending");
+    options
+        .progress
+        .set_total(inv.objects.len() as u64, inv.bytes);
+    let mdir = manifest_dir_name(vault)?;
+    let (transferred_files, transferred_bytes, deleted) = match remote {
+        Remote::Local(dst) => {
+            let stats = local::sync(
+                &source,
+                dst,
+                &LocalSyncOptions {
+                    upload_config: options.upload_config,
+                    last: Some(&mdir),
+                    max_delete: plan.deletes,
+                    progress: options.progress,
+                },
+            )?;
+            (stats.copied, stats.copied_bytes, stats.deleted)
+        }
+        Remote::Rclone(text) => {
+            let rclone = options.rclone.ok_or(crate::rclone::RcloneError::NotFound)?;
+            let mdir_text = mdir.to_string_lossy().into_owned();
+            let temp_rule = format!("{TEMP_PREFIX}*");
+            let mut excludes = vec![format!("/{mdir_text}/**"), temp_rule.clone()];
+            if !options.upload_config {
+                excludes.push(format!("/{}", crate::format::config::CONFIG_NAME));
+            }
+            let mut sync = SyncOptions {
+                transfers: options.transfers,
+                checksum: options.checksum,
+                max_delete: Some(plan.deletes),
+                excludes,
+            };
+            let mut done = (0u64, 0u64);
+            let data = rclone.sync(&source, text, &sync, |s| {
+                options.progress.set_done(s.transfers, s.bytes);
+            })?;
+            done.0 += data.transfers;
+            done.1 += data.bytes;
+            // The manifests last: an interrupted push leaves the previous
+            // manifest, describing the previous complete push.
+            sync.excludes = vec![temp_rule];
+            let last = rclone.sync(
+                &source.join(&mdir),
+                &remote.join(&mdir_text).to_string(),
+                &sync,
+                |s| {
+                    options
+                        .progress
+                        .set_done(done.0 + s.transfers, done.1 + s.bytes)
+                },
+            )?;
+            (
+                data.transfers + last.transfers,
+                data.bytes + last.bytes,
+                data.deletes + last.deletes,
+            )
+        }
+    };
+
+    options.progress.stage("checking the remote");
+    let copy = manifest.local_dir.join(CURRENT);
+    let reader = File::open(&copy)
+        .ok()
+        .and_then(|f| ManifestReader::new(BufReader::new(f)).ok());
+    let check = check_remote(&source, &inv, &inv_options, reader, hash, &lister)?;
+    Ok(PushReport {
+        remote: remote_text,
+        manifest: Some(manifest),
+        plan,
+        transferred_files,
+        transferred_bytes,
+        deleted,
+        check,
+        specials: inv.specials,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One line of a vault's push history (`pushes.jsonl` in its state folder).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PushRecord {
+    pub time: String,
+    pub remote: String,
+    pub status: String,
+    pub exit_code: i32,
+    #[serde(default)]
+    pub transferred_files: u64,
+    #[serde(default)]
+    pub transferred_bytes: u64,
+    #[serde(default)]
+    pub deleted: u64,
+    #[serde(default)]
+    pub remote_objects: u64,
+    #[serde(default)]
+    pub remote_bytes: u64,
+    #[serde(default)]
+    pub problems: u64,
+    #[serde(default)]
+    pub seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PushRecord {
+    pub fn now(remote: &str) -> PushRecord {
+        PushRecord {
+            time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            remote: remote.to_string(),
+            ..Default::default()
+        }
+    }
+
+    pub fn from_report(report: &PushReport) -> PushRecord {
+        let status = report.status();
+        PushRecord {
+            status: status.word().to_string(),
+            exit_code: status.code(),
+            transferred_files: report.transferred_files,
+            transferred_bytes: report.transferred_bytes,
+            deleted: report.deleted,
+            remote_objects: report.check.objects,
+            remote_bytes: report.check.bytes,
+            problems: report.check.problems.len() as u64,
+            seconds: report.elapsed.as_secs_f64(),
+            ..PushRecord::now(&report.remote)
+        }
+    }
+}
+
+const HISTORY: &str = "pushes.jsonl";
+
+/// Appends `record` to the vault's push history.
+pub fn record_push(vault_id: &str, record: &PushRecord) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = store::vault_state_dir(vault_id)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(dir.join(HISTORY))?;
+    let mut line = serde_json::to_vec(record)?;
+    line.push(b'\n');
+    file.write_all(&line)
+}
+
+/// The vault's last recorded push, if any.
+pub fn last_push(vault_id: &str) -> Option<PushRecord> {
+    let path = store::state_dir()
+        .join("vaults")
+        .join(vault_id)
+        .join(HISTORY);
+    let file = File::open(path).ok()?;
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .last()
+}
