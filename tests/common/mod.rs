@@ -367,3 +367,83 @@ pub fn copy_tree_reading_everything(from: &Path, to: &Path) {
         .expect("tar");
     assert!(status.success(), "copying {}", from.display());
 }
+
+// ---- rclone (push tests) ----
+
+/// `rclone serve s3` on a free port of 127.0.0.1, serving a temporary
+/// folder, with an rclone config naming it `s3test`; stopped when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    pub root: PathBuf,
+    pub config: PathBuf,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let rclone = require("rclone");
+        let dir = TempDir::new().expect("tmp");
+        let root = dir.path().join("served");
+        fs::create_dir_all(root.join("bucket")).expect("mkdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let config = dir.path().join("rclone.conf");
+        fs::write(
+            &config,
+            format!(
+                "[s3test]\ntype = s3\nprovider = Rclone\nendpoint = http://127.0.0.1:{port}\n\
+                 access_key_id = testid\nsecret_access_key = testsecret\n\n\
+                 [s3wrongkey]\ntype = s3\nprovider = Rclone\nendpoint = http://127.0.0.1:{port}\n\
+                 access_key_id = testid\nsecret_access_key = wrongsecret\n"
+            ),
+        )
+        .expect("config");
+        let child = StdCommand::new(rclone)
+            .args(["serve", "s3", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--auth-key", "testid,testsecret"])
+            .arg(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.path().join("serve.log")).expect("log"))
+            .spawn()
+            .expect("rclone serve s3 starts");
+        let server = S3Server {
+            child,
+            root,
+            config,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("rclone serve s3 did not start on port {port}");
+    }
+
+    /// Runs rclone with this server's config.
+    pub fn rclone(&self, args: &[&str]) -> String {
+        run(StdCommand::new(require("rclone"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args))
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,321 @@
+//! `vaultdrill push` through the real rclone to a real S3 endpoint on
+//! 127.0.0.1 (`rclone serve s3`, the protocol B2 also speaks), started and
+//! stopped by each test. Never skipped: without rclone these fail.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use tempfile::TempDir;
+
+struct Run {
+    code: i32,
+    json: serde_json::Value,
+    stderr: String,
+}
+
+fn push(server: &S3Server, state: &Path, vault: &Path, remote: &str, extra: &[&str]) -> Run {
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", state)
+        .arg("push")
+        .arg(vault)
+        .arg(remote)
+        .arg("--rclone-config")
+        .arg(&server.config)
+        .arg("--json")
+        .arg("--passfile")
+        .arg(password_file())
+        .args(extra)
+        .output()
+        .expect("run");
+    Run {
+        code: out.status.code().expect("code"),
+        json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn problems(run: &Run) -> Vec<String> {
+    run.json["problems"]
+        .as_array()
+        .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn add_plain_file(vault: &Path, name: &str, content: &[u8]) {
+    let plain = TempDir::new().unwrap();
+    fs::write(plain.path().join(name), content).unwrap();
+    let out = vaultdrill()
+        .arg("encrypt")
+        .arg(plain.path())
+        .arg(vault)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const REMOTE: &str = "s3test:bucket/vault";
+
+#[test]
+fn push_to_s3_sends_changes_only_and_the_remote_restores_the_vault() {
+    let server = S3Server::start();
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+
+    let first = push(&server, &state, &vault, REMOTE, &["--transfers", "8"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.json["hash_checked"], "md5", "S3 keeps MD5");
+    let objects = first.json["remote_objects"].as_u64().unwrap();
+    assert!(objects > 40, "{}", first.json);
+    assert_eq!(first.json["transferred_files"].as_u64(), Some(objects));
+    // Every object but the manifest folder's own is checked by hash.
+    assert!(first.json["hashed_objects"].as_u64().unwrap() >= objects - 3);
+
+    // Only the change travels; the previous manifest is kept.
+    add_plain_file(&vault, "new.txt", b"fresh");
+    let second = push(&server, &state, &vault, REMOTE, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.json["manifest_stored"], "replaced");
+    assert_eq!(second.json["transferred_files"], 3, "{}", second.json);
+    assert_eq!(second.json["deleted"], 0);
+    assert_eq!(second.json["remote_objects"].as_u64(), Some(objects + 2));
+
+    // What the remote holds is the vault: fetched back with rclone, the
+    // real gocryptfs mounts it and shows the same tree.
+    let back = tmp.path().join("back");
+    server.rclone(&["copy", "--links", REMOTE, back.to_str().unwrap()]);
+    let pass = tmp.path().join("pass");
+    fs::copy(password_file(), &pass).unwrap();
+    let a = Mount::new(&["-ro"], &vault, &tmp.path().join("mnt-a"), &pass);
+    let b = Mount::new(&["-ro"], &back, &tmp.path().join("mnt-b"), &pass);
+    // Objects carry content and mtime; modes and folder mtimes are the
+    // manifest's to restore.
+    let content_only = |root: &Path| {
+        let mut tree = snapshot(root);
+        for e in tree.values_mut() {
+            e.mode = 0;
+            if e.kind == "dir" {
+                e.mtime_ns = 0;
+            }
+        }
+        tree
+    };
+    assert_same_tree(
+        &content_only(&b.point),
+        &content_only(&a.point),
+        "restored from S3",
+    );
+    let kept: Vec<PathBuf> = fs::read_dir(b.point.join(".vaultdrill"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 2, "current and previous manifest: {kept:?}");
+}
+
+#[test]
+fn the_remote_check_finds_rot_loss_and_strangers() {
+    let server = S3Server::start();
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    assert_eq!(push(&server, &state, &vault, REMOTE, &[]).code, 0);
+
+    let lost = cipher_path_of(&vault, "size-4097");
+    let lost_rel = lost
+        .strip_prefix(&vault)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let rotten = cipher_path_of(&vault, "size-4096");
+    let rotten_rel = rotten
+        .strip_prefix(&vault)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let size = fs::metadata(&rotten).unwrap().len() as usize;
+    // Behind our back, through S3: an object deleted, one replaced by
+    // garbage of the same size, a stranger added.
+    server.rclone(&["deletefile", &format!("{REMOTE}/{lost_rel}")]);
+    let garbage = tmp.path().join("garbage");
+    fs::write(&garbage, vec![0x5a; size]).unwrap();
+    server.rclone(&[
+        "copyto",
+        garbage.to_str().unwrap(),
+        &format!("{REMOTE}/{rotten_rel}"),
+    ]);
+    server.rclone(&[
+        "copyto",
+        garbage.to_str().unwrap(),
+        &format!("{REMOTE}/stranger"),
+    ]);
+
+    let check = push(&server, &state, &vault, REMOTE, &["--check-only"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    let found = problems(&check);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found.iter().any(|p| p.starts_with(&format!(
+            "DAMAGED remote object {lost_rel}: missing on the remote"
+        ))),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|p| p.starts_with(&format!(
+            "DAMAGED remote object {rotten_rel}: the remote's copy differs: md5"
+        ))),
+        "{found:#?}"
+    );
+    assert!(found.iter().any(|p| p.starts_with("DAMAGED remote object stranger: the remote's copy differs: on the remote but not in the vault")), "{found:#?}");
+
+    // A push repairs all three.
+    let repair = push(&server, &state, &vault, REMOTE, &[]);
+    assert_eq!(repair.code, 0, "{}", repair.stderr);
+    assert_eq!(repair.json["deleted"], 1);
+    assert_eq!(
+        push(&server, &state, &vault, REMOTE, &["--check-only"]).code,
+        0
+    );
+}
+
+#[test]
+fn rclone_failures_are_one_line_and_exit_4() {
+    let mut server = S3Server::start();
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+
+    // Not in rclone's config.
+    let run = push(&server, &state, &vault, "nosuch:bucket/vault", &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not in rclone's config"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    // Wrong credentials.
+    let run = push(&server, &state, &vault, "s3wrongkey:bucket/vault", &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refused the credentials"),
+        "{}",
+        run.stderr
+    );
+
+    // rclone not installed (an empty PATH), or too old.
+    let empty = tmp.path().join("empty-path");
+    fs::create_dir(&empty).unwrap();
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &state)
+        .env("PATH", &empty)
+        .arg("push")
+        .arg(&vault)
+        .arg(REMOTE)
+        .arg("--passfile")
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rclone is not installed"));
+    let fake = tmp.path().join("old-rclone");
+    fs::write(&fake, "#!/bin/sh\necho 'rclone v1.50.2'\n").unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let run = push(
+        &server,
+        &state,
+        &vault,
+        REMOTE,
+        &["--rclone", fake.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("too old"), "{}", run.stderr);
+
+    // Credentials in the remote string are refused before rclone runs.
+    let run = push(
+        &server,
+        &state,
+        &vault,
+        ":s3,access_key_id=x,secret_access_key=y:bucket",
+        &[],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("credentials"), "{}", run.stderr);
+
+    // The remote goes down: a clear line, nothing deleted.
+    assert_eq!(push(&server, &state, &vault, REMOTE, &[]).code, 0);
+    let served: Vec<PathBuf> = walkdir::WalkDir::new(&server.root)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .collect();
+    server.stop();
+    let started = std::time::Instant::now();
+    let run = push(&server, &state, &vault, REMOTE, &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot be reached"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        started.elapsed().as_secs() < 120,
+        "failing took {:?}",
+        started.elapsed()
+    );
+    let after: Vec<PathBuf> = walkdir::WalkDir::new(&server.root)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .collect();
+    assert_eq!(after, served);
+    // The failure is in the push history.
+    let history = fs::read_to_string(
+        fs::read_dir(state.join("vaults"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("pushes.jsonl"),
+    )
+    .unwrap();
+    let last: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(last["status"], "could_not_run");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("listing the remote failed")
+    );
+}
+
+#[test]
+fn too_many_deletions_on_s3_are_refused() {
+    let server = S3Server::start();
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    assert_eq!(push(&server, &state, &vault, REMOTE, &[]).code, 0);
+    let before = server.rclone(&["lsf", "-R", REMOTE]);
+    // Half the files gone locally (say, a sync from a half-mounted disk).
+    let mut removed = 0;
+    for entry in fs::read_dir(&vault).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_file() && removed < 12 && !name.starts_with("gocryptfs.") {
+            fs::remove_file(path).unwrap();
+            removed += 1;
+        }
+    }
+    let run = push(&server, &state, &vault, REMOTE, &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("would delete"), "{}", run.stderr);
+    assert_eq!(server.rclone(&["lsf", "-R", REMOTE]), before);
+    let run = push(&server, &state, &vault, REMOTE, &["--max-delete", "50%"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.json["deleted"].as_u64().unwrap() >= 12);
+}
