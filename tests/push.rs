@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::*;
 use tempfile::TempDir;
@@ -323,4 +324,79 @@ fn without_the_config_upload_the_copy_has_no_config() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("still holds a gocryptfs.conf"));
     assert!(dest.join("gocryptfs.conf").exists());
+}
+
+#[test]
+fn a_reverse_vault_is_exported_then_pushed_and_the_copy_mounts() {
+    let tmp = TempDir::new().unwrap();
+    let plain = tmp.path().join("plain");
+    fs::create_dir(&plain).unwrap();
+    write_tree(&plain);
+    let pass = tmp.path().join("pass");
+    fs::write(&pass, format!("{PASSWORD}\n")).unwrap();
+    run(Command::new(require("gocryptfs"))
+        .args([
+            "-init",
+            "-reverse",
+            "-q",
+            "-nosyslog",
+            "-scryptn",
+            "10",
+            "-passfile",
+        ])
+        .arg(&pass)
+        .arg(&plain));
+    let state = tmp.path().join("state");
+    let staging = tmp.path().join("staging");
+    let dest = tmp.path().join("disk/vault");
+    fs::create_dir_all(&dest).unwrap();
+    let push_reverse = |extra: &[&str]| {
+        let out = vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &state)
+            .args(["push", "--reverse", "--json", "--staging"])
+            .arg(&staging)
+            .arg(&plain)
+            .arg(&dest)
+            .arg("--passfile")
+            .arg(&pass)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = push_reverse(&[]);
+    assert_eq!(first["manifest_stored"], "first");
+    assert!(plain.join(".vaultdrill/manifest.jsonl").is_file());
+    assert_eq!(tree(&dest), tree(&staging));
+    assert_eq!(push_reverse(&[])["transferred_files"], 0);
+
+    fs::write(plain.join("size-4096"), b"changed").unwrap();
+    let third = push_reverse(&[]);
+    assert_eq!(third["manifest_stored"], "replaced");
+    assert_eq!(third["manifest_hashed_files"], 1);
+
+    // The copy is what `gocryptfs -reverse` shows, and mounts forward.
+    let reverse_view = Mount::new(&["-reverse", "-ro"], &plain, &tmp.path().join("rev"), &pass);
+    let copy = Mount::new(&["-ro"], &dest, &tmp.path().join("mnt"), &pass);
+    let mut plain_snapshot = snapshot(&plain);
+    plain_snapshot.remove(".gocryptfs.reverse.conf");
+    assert_same_tree(&snapshot(&copy.point), &plain_snapshot, "mounted copy");
+    let mut view_snapshot = snapshot(&reverse_view.point);
+    let mut dest_snapshot = snapshot(&dest);
+    // Directories' mtimes are the export's to keep; compare the files.
+    view_snapshot.retain(|_, e| e.kind != "dir");
+    dest_snapshot.retain(|_, e| e.kind != "dir");
+    assert_same_tree(&dest_snapshot, &view_snapshot, "copy vs reverse mount");
+    // Both manifests travel; the kept one is the first.
+    let kept: Vec<String> = fs::read_dir(copy.point.join(".vaultdrill"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
 }

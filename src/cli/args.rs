@@ -167,9 +167,15 @@ credentials stay in rclone's config, never on a command line) or a local folder 
 protect it, and losing it is worse); --no-config-upload keeps it home, then restores need the \
 master key or the local copy.
 
+With --reverse, SOURCE is the plaintext folder of a reverse vault (\"encrypt only for the \
+cloud\"): its encrypted view is exported into a staging folder (kept between pushes, so only \
+changes are re-encrypted and sent), the manifest is kept in SOURCE/.vaultdrill/, and the view is \
+pushed.
+
 Examples:
   vaultdrill push ~/vault b2-backup:photo-bucket/vault --passfile ~/.vault-pass --transfers 20
-  vaultdrill push ~/vault /media/usb/vault --passfile ~/.vault-pass"
+  vaultdrill push ~/vault /media/usb/vault --passfile ~/.vault-pass
+  vaultdrill push --reverse ~/Photos b2-backup:photo-bucket/photos --passfile ~/.photos-pass"
     )]
     Push(PushArgs),
 
@@ -396,12 +402,35 @@ pub struct ManifestArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The encrypted vault folder (the one with gocryptfs.conf).
+    /// The encrypted vault folder (the one with gocryptfs.conf); with
+    /// --reverse, the plaintext folder of a reverse vault.
     pub source: PathBuf,
 
     /// Where to: an rclone remote (`b2-backup:bucket/vault`) or a local
     /// folder (`/media/usb/vault`).
     pub remote: String,
+
+    /// SOURCE is the plaintext folder of a reverse vault: export its
+    /// encrypted view (see `vaultdrill export`) into the staging folder,
+    /// then push that. The manifest lives in SOURCE/.vaultdrill/.
+    #[arg(long)]
+    pub reverse: bool,
+
+    /// With --reverse: where the encrypted view is kept between pushes
+    /// (default: $XDG_CACHE_HOME/vaultdrill/<vault id>/export). Kept, so
+    /// the next push exports and sends only what changed.
+    #[arg(long, value_name = "DIR", requires = "reverse")]
+    pub staging: Option<PathBuf>,
+
+    /// With --reverse: leave out this path (relative to SOURCE), as
+    /// gocryptfs -exclude; repeatable.
+    #[arg(long, value_name = "PATH", requires = "reverse")]
+    pub exclude: Vec<String>,
+
+    /// With --reverse: leave out paths matching this gitignore-style
+    /// pattern, as gocryptfs -exclude-wildcard; repeatable.
+    #[arg(long, value_name = "PATTERN", requires = "reverse")]
+    pub exclude_wildcard: Vec<String>,
 
     /// rclone's parallel transfers (B2 users often use 20).
     #[arg(long, value_name = "N", default_value_t = 4)]

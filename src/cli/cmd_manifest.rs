@@ -8,7 +8,7 @@ use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::decrypt::measure;
 use vaultdrill::manifest::build::{BuildOptions, RemoteHashes};
-use vaultdrill::manifest::refresh::{Refreshed, refresh};
+use vaultdrill::manifest::refresh::{ManifestHome, Refreshed, refresh};
 use vaultdrill::manifest::store::{self, CURRENT, Stored};
 use vaultdrill::manifest::verify::{VerifyOptions, verify_vault};
 use vaultdrill::manifest::{ManifestError, ManifestFileError, ManifestReader};
@@ -96,7 +96,8 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
         local_dir: local,
         previous_unreadable,
         ..
-    } = refresh(&vault, config.as_deref(), &options).map_err(vaultdrill::Error::from)?;
+    } = refresh(&vault, config.as_deref(), &options, ManifestHome::Vault)
+        .map_err(vaultdrill::Error::from)?;
     if let Some(why) = previous_unreadable {
         eprintln!(
             "vaultdrill: NOTE the previous manifest could not be read ({why}); everything was hashed"

@@ -5,16 +5,23 @@ use std::io::{self, Write};
 use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::display::escape_path;
+use vaultdrill::exclude::Excluder;
+use vaultdrill::export::ReverseKeys;
+use vaultdrill::format::config::{CONFIG_NAME, REVERSE_CONFIG_NAME};
+use vaultdrill::format::unlock::ScryptLimits;
+use vaultdrill::manifest::store;
 use vaultdrill::manifest::store::Stored;
 use vaultdrill::progress::{NoProgress, Progress};
-use vaultdrill::push::run::{PushOptions, PushRecord, PushReport, push_forward, record_push};
+use vaultdrill::push::run::{PushOptions, PushRecord, PushReport, PushSource, push, record_push};
 use vaultdrill::push::{DeleteLimit, PushError, Remote, check_source};
 use vaultdrill::rclone::Rclone;
+use vaultdrill::secrets::read_secret;
+use vaultdrill::vault::{LockedVault, UnlockedVault, VaultKind};
 
 use super::args::{Cli, PushArgs};
 use super::output::{human_bytes, problem_line};
 use super::progress::Bar;
-use super::unlock::{Use, unlock};
+use super::unlock::{Use, secret_source, unlock};
 
 #[derive(Serialize)]
 struct JsonPush {
@@ -49,7 +56,7 @@ fn stored_word(stored: &Stored) -> &'static str {
 
 pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     // Guards and tools first: no password is asked for a push that cannot run.
-    check_source(&args.source, false, args.unlock.config.as_deref())
+    check_source(&args.source, args.reverse, args.unlock.config.as_deref())
         .map_err(vaultdrill::Error::from)?;
     let remote = Remote::parse(&args.remote);
     if remote.has_inline_secret() {
@@ -65,14 +72,36 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         ),
         Remote::Local(_) => None,
     };
-    let vault = unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?;
+    let unlocked = if args.reverse {
+        Unlocked::Reverse(unlock_reverse(args)?)
+    } else {
+        Unlocked::Forward(unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?)
+    };
+    let default_config = if args.reverse {
+        REVERSE_CONFIG_NAME
+    } else {
+        CONFIG_NAME
+    };
     let config = std::fs::read(
         args.unlock
             .config
             .clone()
-            .unwrap_or_else(|| args.source.join("gocryptfs.conf")),
+            .unwrap_or_else(|| args.source.join(default_config)),
     )
     .ok();
+    let excluder = Excluder::new(&args.exclude, &args.exclude_wildcard);
+    let (source, vault) = match &unlocked {
+        Unlocked::Forward(vault) => (PushSource::Forward(vault), vault),
+        Unlocked::Reverse(r) => (
+            PushSource::Reverse {
+                plaindir: &args.source,
+                staging: &r.staging,
+                keys: &r.keys,
+                excluder: &excluder,
+            },
+            &r.staging,
+        ),
+    };
     let bar = if args.json {
         None
     } else {
@@ -93,14 +122,16 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         check_only: args.check_only,
         progress,
     };
-    let result = push_forward(&vault, &remote, &options);
+    let result = push(&source, &remote, &options);
     if let Some(bar) = &bar {
         bar.finish();
     }
     let report = match result {
         Ok(report) => report,
         Err(error) => {
-            if let PushError::LocalDamage { problems, .. } = &error {
+            if let PushError::LocalDamage { problems, .. }
+            | PushError::ExportProblems { problems, .. } = &error
+            {
                 for p in problems {
                     eprintln!("vaultdrill: {}", problem_line(p));
                 }
@@ -124,6 +155,54 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         eprintln!("vaultdrill: NOTE the push could not be recorded in the state directory: {e}");
     }
     print_report(&report, args, rclone.as_ref(), cli)
+}
+
+enum Unlocked {
+    Forward(UnlockedVault),
+    Reverse(ReverseUnlocked),
+}
+
+struct ReverseUnlocked {
+    keys: ReverseKeys,
+    /// The staging folder, read as the vault the remote gets.
+    staging: UnlockedVault,
+}
+
+/// Unlocks the reverse vault whose plaintext folder is SOURCE.
+fn unlock_reverse(args: &PushArgs) -> anyhow::Result<ReverseUnlocked> {
+    let source = secret_source(&args.unlock)?;
+    let locked = LockedVault::open(&args.source, args.unlock.config.as_deref())
+        .map_err(vaultdrill::Error::from)?;
+    if locked.kind() != VaultKind::ReversePlaintext {
+        return Err(vaultdrill::Error::from(PushError::NotAVault {
+            path: args.source.clone(),
+            reverse: true,
+            config: REVERSE_CONFIG_NAME,
+            plaintext_mount: false,
+        })
+        .into());
+    }
+    let secret = read_secret(&source, &args.source.display().to_string())
+        .map_err(vaultdrill::Error::from)?;
+    let limits = ScryptLimits {
+        max_memory: args.unlock.scrypt_max_memory.saturating_mul(1 << 20),
+        ..ScryptLimits::default()
+    };
+    let (master_key, _) = locked
+        .master_key(secret, &limits)
+        .map_err(vaultdrill::Error::from)?;
+    let layout = locked.config().layout();
+    let keys = ReverseKeys::new(layout.clone(), &master_key).map_err(vaultdrill::Error::from)?;
+    let staging = match &args.staging {
+        Some(dir) => dir.clone(),
+        None => store::cache_dir()
+            .join(master_key.vault_id())
+            .join("export"),
+    };
+    Ok(ReverseUnlocked {
+        keys,
+        staging: UnlockedVault::new(staging, layout, &master_key),
+    })
 }
 
 fn print_report(

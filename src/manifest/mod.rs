@@ -352,6 +352,22 @@ impl<R: BufRead> ManifestReader<R> {
         Ok(Some(record))
     }
 
+    /// The same reader behind a trait object.
+    pub fn boxed<'a>(self) -> ManifestReader<Box<dyn BufRead + 'a>>
+    where
+        R: 'a,
+    {
+        ManifestReader {
+            input: Box::new(self.input),
+            header: self.header,
+            line_no: self.line_no,
+            seen: self.seen,
+            digest: self.digest,
+            done: self.done,
+            line: self.line,
+        }
+    }
+
     /// Reads the rest, checking it, and returns the trailer.
     pub fn finish(mut self) -> Result<Trailer, ManifestError> {
         while self.next_record()?.is_some() {}

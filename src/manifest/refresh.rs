@@ -3,14 +3,14 @@
 //! `vaultdrill manifest` and before every push.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufRead, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::ManifestError;
-use super::build::{BuildOptions, BuildSummary, RemoteHashes, build_manifest};
+use super::build::{BuildOptions, BuildSummary, MANIFEST_DIR, RemoteHashes, build_manifest};
 use super::store::{self, CURRENT, Stored};
+use super::{ManifestError, ManifestReader};
 use crate::exit::ExitStatus;
 use crate::problem::ProblemKind;
 use crate::vault::UnlockedVault;
@@ -55,6 +55,16 @@ impl RefreshError {
     }
 }
 
+/// Where a vault's manifests live.
+#[derive(Clone, Copy, Debug)]
+pub enum ManifestHome<'a> {
+    /// Inside the (forward) vault, encrypted: `.vaultdrill/` of the mount.
+    Vault,
+    /// In the plaintext folder of a reverse vault, `PLAINDIR/.vaultdrill/`,
+    /// which an export then carries (the vault is the exported view).
+    PlainDir(&'a Path),
+}
+
 /// What a refresh did.
 #[derive(Debug)]
 pub struct Refreshed {
@@ -68,6 +78,22 @@ pub struct Refreshed {
     pub previous_unreadable: Option<String>,
 }
 
+/// Creates `PLAINDIR/.vaultdrill/` (mode 0700) before the export that the
+/// manifest describes, so the folder's mtime stays what it records.
+pub fn prepare_plain(plaindir: &Path) -> Result<(), RefreshError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = plaindir.join(MANIFEST_DIR);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&dir)
+        .map_err(|error| RefreshError::State {
+            path: dir,
+            action: "creating the manifest folder",
+            error,
+        })
+}
+
 /// Builds `vault`'s manifest and stores it. The remote hashes asked for are
 /// added to those the previous manifest carried (they stay once asked for).
 /// `config` is the config file's content, kept as a local copy.
@@ -75,9 +101,21 @@ pub fn refresh(
     vault: &UnlockedVault,
     config: Option<&[u8]>,
     options: &BuildOptions<'_>,
+    home: ManifestHome<'_>,
 ) -> Result<Refreshed, RefreshError> {
     let root = vault.root().to_path_buf();
-    let (previous, previous_unreadable) = match store::open_current(vault) {
+    let opened: Result<Option<ManifestReader<Box<dyn BufRead + '_>>>, ManifestError> = match home {
+        ManifestHome::Vault => store::open_current(vault).map(|r| r.map(ManifestReader::boxed)),
+        ManifestHome::PlainDir(dir) => match File::open(dir.join(MANIFEST_DIR).join(CURRENT)) {
+            Ok(file) => {
+                let input: Box<dyn BufRead> = Box::new(BufReader::new(file));
+                ManifestReader::new(input).map(Some)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+    };
+    let (previous, previous_unreadable) = match opened {
         Ok(previous) => (previous, None),
         Err(e) => (None, Some(e.to_string())),
     };
@@ -87,11 +125,14 @@ pub fn refresh(
         remote_hashes.sha1 |= carried.iter().any(|h| h == "sha1");
         remote_hashes.md5 |= carried.iter().any(|h| h == "md5");
     }
-    store::prepare(vault).map_err(|kind| RefreshError::Vault {
-        path: root.clone(),
-        action: "creating .vaultdrill/ in the vault",
-        kind,
-    })?;
+    match home {
+        ManifestHome::Vault => store::prepare(vault).map_err(|kind| RefreshError::Vault {
+            path: root.clone(),
+            action: "creating .vaultdrill/ in the vault",
+            kind,
+        })?,
+        ManifestHome::PlainDir(dir) => prepare_plain(dir)?,
+    }
     let state_error = |path: &Path, action| {
         let path = path.to_path_buf();
         move |error| RefreshError::State {
@@ -124,14 +165,16 @@ pub fn refresh(
         .map_err(|e| e.into_error())
         .and_then(|f| f.sync_all())
         .map_err(state_error(&path, "writing the manifest"))?;
-    let stored =
-        store::store(vault, work.path(), CURRENT.as_ref(), &summary.trailer).map_err(|kind| {
-            RefreshError::Vault {
+    let stored = match home {
+        ManifestHome::Vault => store::store(vault, work.path(), CURRENT.as_ref(), &summary.trailer)
+            .map_err(|kind| RefreshError::Vault {
                 path: root.clone(),
                 action: "storing the manifest in the vault",
                 kind,
-            }
-        })?;
+            })?,
+        ManifestHome::PlainDir(dir) => store::store_plain(dir, &path, &summary.trailer)
+            .map_err(state_error(&dir.join(MANIFEST_DIR), "storing the manifest"))?,
+    };
     let local_dir = store::save_local_copies(vault, &path, config)
         .map_err(state_error(&state, "keeping the local copies"))?;
     Ok(Refreshed {

@@ -161,16 +161,11 @@ pub fn store(
         None => Stored::First,
         Some(stamp) => {
             // Manifests made within one second: a counter after the newest.
-            let same_second = existing
+            let names: Vec<String> = existing
                 .iter()
-                .map(|e| age_key(&e.plain_name().to_string_lossy()))
-                .filter(|(current, s, _)| !current && *s == stamp)
-                .map(|(_, _, n)| n)
-                .max();
-            let name = match same_second {
-                None => format!("manifest-{stamp}.jsonl"),
-                Some(n) => format!("manifest-{stamp}-{}.jsonl", n + 1),
-            };
+                .map(|e| e.plain_name().to_string_lossy().into_owned())
+                .collect();
+            let name = kept_name(&stamp, names.iter().map(String::as_str));
             let kept = dir.cipher_name(vault, OsStr::new(&name))?;
             // The content does not depend on the name: a rename keeps it valid.
             at::rename_noreplace_at(dir.fd.as_fd(), &current_cipher, &kept)
@@ -191,6 +186,84 @@ pub fn store(
     Ok(stored)
 }
 
+/// Stores the plaintext manifest `src` in the plaintext folder of a reverse
+/// vault (`PLAINDIR/.vaultdrill/`), where an export picks it up: the same
+/// rotation as [`store`], with plain files (mode 0600).
+pub fn store_plain(plaindir: &Path, src: &Path, trailer: &Trailer) -> io::Result<Stored> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = plaindir.join(MANIFEST_DIR);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let current = dir.join(CURRENT);
+    let mut kept_as = None;
+    if current.exists() {
+        let old = File::open(&current)
+            .map_err(ManifestError::from)
+            .and_then(|f| ManifestReader::new(BufReader::new(f)));
+        let (created, old) = match old {
+            Ok(reader) => {
+                let created = reader.header().created.clone();
+                (created, reader.finish().ok())
+            }
+            Err(_) => (
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                None,
+            ),
+        };
+        if old.is_some_and(|old| old.records_blake3 == trailer.records_blake3) {
+            return Ok(Stored::Unchanged { created });
+        }
+        kept_as = Some(name_stamp(&created));
+    }
+    let staged = dir.join("manifest.jsonl.new");
+    fs::copy(src, &staged)?;
+    fs::set_permissions(&staged, fs::Permissions::from_mode(0o600))?;
+    File::open(&staged)?.sync_all()?;
+    let names: Vec<String> = fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("manifest-") && n.ends_with(".jsonl"))
+        .collect();
+    let stored = match kept_as {
+        None => Stored::First,
+        Some(stamp) => {
+            let name = kept_name(&stamp, names.iter().map(String::as_str));
+            if dir.join(&name).exists() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            fs::rename(&current, dir.join(&name))?;
+            Stored::Replaced { kept: name }
+        }
+    };
+    fs::rename(&staged, &current)?;
+    let mut kept: Vec<String> = fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("manifest-") && n.ends_with(".jsonl"))
+        .collect();
+    kept.sort_by_cached_key(|n| std::cmp::Reverse(age_key(n)));
+    for old in kept.iter().skip(KEEP_PREVIOUS) {
+        fs::remove_file(dir.join(old))?;
+    }
+    Ok(stored)
+}
+
+/// The name a previous manifest made at `stamp` is kept under, after the
+/// kept `names` made in the same second.
+fn kept_name<'a>(stamp: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let same_second = names
+        .map(age_key)
+        .filter(|(current, s, _)| !current && s == stamp)
+        .map(|(_, _, n)| n)
+        .max();
+    match same_second {
+        None => format!("manifest-{stamp}.jsonl"),
+        Some(n) => format!("manifest-{stamp}-{}.jsonl", n + 1),
+    }
+}
+
 /// The local state directory: `$VAULTDRILL_STATE_DIR`, else
 /// `$XDG_STATE_HOME/vaultdrill`, else `~/.local/state/vaultdrill`.
 pub fn state_dir() -> PathBuf {
@@ -202,6 +275,20 @@ pub fn state_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| OsString::from("/"));
     PathBuf::from(home).join(".local/state/vaultdrill")
+}
+
+/// The cache directory (re-creatable data: export staging):
+/// `$VAULTDRILL_CACHE_DIR`, else `$XDG_CACHE_HOME/vaultdrill`, else
+/// `~/.cache/vaultdrill`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VAULTDRILL_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("vaultdrill");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| OsString::from("/"));
+    PathBuf::from(home).join(".cache/vaultdrill")
 }
 
 /// This vault's folder in the state directory (mode 0700).

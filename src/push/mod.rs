@@ -210,6 +210,14 @@ pub enum PushError {
         count: usize,
         problems: Vec<Problem>,
     },
+    #[error("{}: {count} file(s) could not be exported (listed above); the push would be incomplete", .path.display())]
+    ExportProblems {
+        path: PathBuf,
+        count: usize,
+        problems: Vec<Problem>,
+    },
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error(transparent)]
     Refresh(#[from] crate::manifest::refresh::RefreshError),
     #[error("{}: {action}: {error}", .path.display())]
@@ -226,6 +234,8 @@ impl PushError {
     pub fn status(&self) -> ExitStatus {
         match self {
             PushError::LocalDamage { .. } => ExitStatus::Damaged,
+            PushError::ExportProblems { problems, .. } => crate::problem::overall_status(problems),
+            PushError::Export(e) => e.status(),
             _ => ExitStatus::CouldNotRun,
         }
     }
@@ -273,6 +283,12 @@ impl PushError {
             PushError::Io { .. } => "check the path and its permissions".into(),
             PushError::Rclone(e) => return e.hint(),
             PushError::Refresh(e) => return e.hint(),
+            PushError::Export(e) => return e.hint(),
+            PushError::ExportProblems { .. } => {
+                "make the files readable, or leave them out with --exclude; --force pushes \
+                 the rest"
+                    .into()
+            }
         })
     }
 }

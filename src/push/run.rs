@@ -15,11 +15,13 @@ use super::{
     check_local_destination, check_plan, check_remote, inventory, pick_hash, plan, snapshot,
 };
 use crate::encrypt::VaultDir;
+use crate::exclude::Excluder;
 use crate::exit::ExitStatus;
+use crate::export::{ReverseKeys, export_tree};
 use crate::manifest::ManifestReader;
 use crate::manifest::build::{BuildOptions, MANIFEST_DIR, RemoteHashes};
-use crate::manifest::refresh::{Refreshed, refresh};
-use crate::manifest::store::{self, CURRENT};
+use crate::manifest::refresh::{ManifestHome, Refreshed, prepare_plain, refresh};
+use crate::manifest::store::{self, CURRENT, Stored};
 use crate::problem::{Problem, overall_status};
 use crate::progress::Progress;
 use crate::rclone::{Rclone, SyncOptions};
@@ -86,14 +88,53 @@ fn manifest_dir_name(vault: &UnlockedVault) -> Result<OsString, PushError> {
         })
 }
 
-/// Pushes the forward vault `vault` (its folder is the source) to `remote`.
-pub fn push_forward(
-    vault: &UnlockedVault,
+/// What is pushed.
+pub enum PushSource<'a> {
+    /// A forward vault: its folder is sent as it is.
+    Forward(&'a UnlockedVault),
+    /// A reverse vault: its plaintext folder is exported (encrypted) into
+    /// `staging`, which is sent; `staging` is the vault the manifest
+    /// describes, and the manifest lives in the plaintext folder.
+    Reverse {
+        plaindir: &'a Path,
+        staging: &'a UnlockedVault,
+        keys: &'a ReverseKeys,
+        excluder: &'a Excluder,
+    },
+}
+
+/// Exports a reverse vault's plaintext folder into its staging folder;
+/// problems (unreadable files) stop the push unless forced.
+fn export(
+    plaindir: &Path,
+    staging: &Path,
+    keys: &ReverseKeys,
+    excluder: &Excluder,
+    options: &PushOptions<'_>,
+) -> Result<(), PushError> {
+    let summary = export_tree(plaindir, staging, keys, excluder, options.progress)?;
+    if !summary.problems.is_empty() && !options.force {
+        return Err(PushError::ExportProblems {
+            path: plaindir.to_path_buf(),
+            count: summary.problems.len(),
+            problems: summary.problems,
+        });
+    }
+    Ok(())
+}
+
+/// Pushes `source` to `remote`.
+pub fn push(
+    source: &PushSource<'_>,
     remote: &Remote,
     options: &PushOptions<'_>,
 ) -> Result<PushReport, PushError> {
     let started = Instant::now();
-    let source = vault.root().to_path_buf();
+    let vault = match source {
+        PushSource::Forward(vault) => vault,
+        PushSource::Reverse { staging, .. } => staging,
+    };
+    let source_dir = vault.root().to_path_buf();
     if remote.has_inline_secret() {
         return Err(PushError::InlineSecret {
             remote: remote.to_string(),
@@ -116,13 +157,31 @@ pub fn push_forward(
         upload_config: options.upload_config,
         links_as_objects: matches!(remote, Remote::Rclone(_)),
     };
+    let reexport = |options: &PushOptions<'_>| -> Result<(), PushError> {
+        if let PushSource::Reverse {
+            plaindir,
+            staging,
+            keys,
+            excluder,
+        } = source
+        {
+            options.progress.stage("exporting");
+            export(plaindir, staging.root(), keys, excluder, options)?;
+        }
+        Ok(())
+    };
+    if let PushSource::Reverse { plaindir, .. } = source {
+        // Before the export, so the folder's mtime stays what the manifest records.
+        prepare_plain(plaindir)?;
+    }
+    reexport(options)?;
     if options.check_only {
         options.progress.stage("checking the remote");
-        let inv = inventory(&source, &inv_options)?;
+        let inv = inventory(&source_dir, &inv_options)?;
         let reader = store::local_copy(vault.vault_id())
             .and_then(|copy| File::open(copy).ok())
             .and_then(|f| ManifestReader::new(BufReader::new(f)).ok());
-        let check = check_remote(&source, &inv, &inv_options, reader, hash, &lister)?;
+        let check = check_remote(&source_dir, &inv, &inv_options, reader, hash, &lister)?;
         return Ok(PushReport {
             remote: remote_text,
             manifest: None,
@@ -153,6 +212,10 @@ pub fn push_forward(
             remote_hashes,
             progress: options.progress,
         },
+        match source {
+            PushSource::Forward(_) => ManifestHome::Vault,
+            PushSource::Reverse { plaindir, .. } => ManifestHome::PlainDir(plaindir),
+        },
     )?;
     let damaged = manifest
         .summary
@@ -165,13 +228,17 @@ pub fn push_forward(
             .filter(|p| p.status() == ExitStatus::Damaged)
             .collect();
         return Err(PushError::LocalDamage {
-            path: source,
+            path: source_dir,
             count: problems.len(),
             problems,
         });
     }
+    if !matches!(manifest.stored, Stored::Unchanged { .. }) {
+        // The new manifest, from the plaintext folder into the export.
+        reexport(options)?;
+    }
 
-    let inv: Inventory = inventory(&source, &inv_options)?;
+    let inv: Inventory = inventory(&source_dir, &inv_options)?;
     let plan = plan(&inv, &before, options.upload_config);
     drop(before);
     check_plan(&plan, options.max_delete, options.force, remote)?;
@@ -184,7 +251,7 @@ pub fn push_forward(
     let (transferred_files, transferred_bytes, deleted) = match remote {
         Remote::Local(dst) => {
             let stats = local::sync(
-                &source,
+                &source_dir,
                 dst,
                 &LocalSyncOptions {
                     upload_config: options.upload_config,
@@ -210,7 +277,7 @@ pub fn push_forward(
                 excludes,
             };
             let mut done = (0u64, 0u64);
-            let data = rclone.sync(&source, text, &sync, |s| {
+            let data = rclone.sync(&source_dir, text, &sync, |s| {
                 options.progress.set_done(s.transfers, s.bytes);
             })?;
             done.0 += data.transfers;
@@ -219,7 +286,7 @@ pub fn push_forward(
             // manifest, describing the previous complete push.
             sync.excludes = vec![temp_rule];
             let last = rclone.sync(
-                &source.join(&mdir),
+                &source_dir.join(&mdir),
                 &remote.join(&mdir_text).to_string(),
                 &sync,
                 |s| {
@@ -241,7 +308,7 @@ pub fn push_forward(
     let reader = File::open(&copy)
         .ok()
         .and_then(|f| ManifestReader::new(BufReader::new(f)).ok());
-    let check = check_remote(&source, &inv, &inv_options, reader, hash, &lister)?;
+    let check = check_remote(&source_dir, &inv, &inv_options, reader, hash, &lister)?;
     Ok(PushReport {
         remote: remote_text,
         manifest: Some(manifest),
