@@ -73,7 +73,7 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         Remote::Local(_) => None,
     };
     let unlocked = if args.reverse {
-        Unlocked::Reverse(unlock_reverse(args)?)
+        Unlocked::Reverse(Box::new(unlock_reverse(args)?))
     } else {
         Unlocked::Forward(unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?)
     };
@@ -159,7 +159,7 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
 
 enum Unlocked {
     Forward(UnlockedVault),
-    Reverse(ReverseUnlocked),
+    Reverse(Box<ReverseUnlocked>),
 }
 
 struct ReverseUnlocked {
@@ -192,7 +192,7 @@ fn unlock_reverse(args: &PushArgs) -> anyhow::Result<ReverseUnlocked> {
         .master_key(secret, &limits)
         .map_err(vaultdrill::Error::from)?;
     let layout = locked.config().layout();
-    let keys = ReverseKeys::new(layout.clone(), &master_key).map_err(vaultdrill::Error::from)?;
+    let keys = ReverseKeys::new(layout, &master_key).map_err(vaultdrill::Error::from)?;
     let staging = match &args.staging {
         Some(dir) => dir.clone(),
         None => store::cache_dir()
