@@ -73,9 +73,12 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         Remote::Local(_) => None,
     };
     let unlocked = if args.reverse {
-        Unlocked::Reverse(Box::new(unlock_reverse(args)?))
+        unlock_reverse(args)?
     } else {
-        Unlocked::Forward(unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?)
+        Unlocked {
+            vault: unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?,
+            reverse_keys: None,
+        }
     };
     let default_config = if args.reverse {
         REVERSE_CONFIG_NAME
@@ -90,17 +93,15 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     )
     .ok();
     let excluder = Excluder::new(&args.exclude, &args.exclude_wildcard);
-    let (source, vault) = match &unlocked {
-        Unlocked::Forward(vault) => (PushSource::Forward(vault), vault),
-        Unlocked::Reverse(r) => (
-            PushSource::Reverse {
-                plaindir: &args.source,
-                staging: &r.staging,
-                keys: &r.keys,
-                excluder: &excluder,
-            },
-            &r.staging,
-        ),
+    let vault = &unlocked.vault;
+    let source = match &unlocked.reverse_keys {
+        None => PushSource::Forward(vault),
+        Some(keys) => PushSource::Reverse {
+            plaindir: &args.source,
+            staging: vault,
+            keys,
+            excluder: &excluder,
+        },
     };
     let bar = if args.json {
         None
@@ -157,19 +158,15 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     print_report(&report, args, rclone.as_ref(), cli)
 }
 
-enum Unlocked {
-    Forward(UnlockedVault),
-    Reverse(Box<ReverseUnlocked>),
-}
-
-struct ReverseUnlocked {
-    keys: ReverseKeys,
-    /// The staging folder, read as the vault the remote gets.
-    staging: UnlockedVault,
+/// The vault to push: a forward vault, or the staging folder of a reverse
+/// one (read as the vault the remote gets) with the keys to export it.
+struct Unlocked {
+    vault: UnlockedVault,
+    reverse_keys: Option<ReverseKeys>,
 }
 
 /// Unlocks the reverse vault whose plaintext folder is SOURCE.
-fn unlock_reverse(args: &PushArgs) -> anyhow::Result<ReverseUnlocked> {
+fn unlock_reverse(args: &PushArgs) -> anyhow::Result<Unlocked> {
     let source = secret_source(&args.unlock)?;
     let locked = LockedVault::open(&args.source, args.unlock.config.as_deref())
         .map_err(vaultdrill::Error::from)?;
@@ -199,9 +196,9 @@ fn unlock_reverse(args: &PushArgs) -> anyhow::Result<ReverseUnlocked> {
             .join(master_key.vault_id())
             .join("export"),
     };
-    Ok(ReverseUnlocked {
-        keys,
-        staging: UnlockedVault::new(staging, layout, &master_key),
+    Ok(Unlocked {
+        vault: UnlockedVault::new(staging, layout, &master_key),
+        reverse_keys: Some(keys),
     })
 }
 
