@@ -12,6 +12,7 @@ use crate::manifest::ManifestFileError;
 use crate::manifest::refresh::RefreshError;
 use crate::push::PushError;
 use crate::rclone::RcloneError;
+use crate::registry::RegistryError;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
 use crate::vault::VaultError;
@@ -43,6 +44,8 @@ pub enum Error {
     Rclone(#[from] RcloneError),
     #[error(transparent)]
     Push(#[from] PushError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 impl Error {
@@ -60,6 +63,7 @@ impl Error {
             Error::Refresh(e) => e.status(),
             Error::Rclone(e) => e.status(),
             Error::Push(e) => e.status(),
+            Error::Registry(e) => e.status(),
         }
     }
 
@@ -80,6 +84,7 @@ impl Error {
             Error::Refresh(e) => e.hint(),
             Error::Rclone(e) => e.hint(),
             Error::Push(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
         }
     }
 }

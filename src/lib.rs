@@ -26,6 +26,7 @@ pub mod progress;
 pub mod push;
 pub mod rclone;
 pub mod recovery_kit;
+pub mod registry;
 pub mod secrets;
 pub mod selection;
 pub mod staging;

@@ -400,3 +400,78 @@ fn a_reverse_vault_is_exported_then_pushed_and_the_copy_mounts() {
         .collect();
     assert_eq!(kept.len(), 2, "{kept:?}");
 }
+
+#[test]
+fn a_registered_vault_is_pushed_by_name_and_listed_with_its_last_push() {
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    fs::create_dir_all(tmp.path().join("disk/copy")).unwrap();
+    let registry = tmp.path().join("config.toml");
+    fs::write(
+        &registry,
+        format!(
+            "[vaults.thesis]\nfolder = \"vault\"\nremote = \"disk/copy\"\npassfile = \"{}\"\n\n\
+             [vaults.thesis.drill]\nevery = \"monthly\"\nsample = \"5%\"\n",
+            password_file().display()
+        ),
+    )
+    .unwrap();
+    let vaults = || {
+        let out = vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &state)
+            .env("VAULTDRILL_CONFIG", &registry)
+            .args(["vaults", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let before = vaults();
+    assert_eq!(before[0]["name"], "thesis");
+    assert_eq!(before[0]["last_push"], serde_json::Value::Null);
+
+    // By name, from another folder: the registry's paths are its own.
+    let out = vaultdrill()
+        .current_dir(&state.parent().unwrap().join("disk"))
+        .env("VAULTDRILL_STATE_DIR", &state)
+        .env("VAULTDRILL_CONFIG", &registry)
+        .args(["push", "thesis", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tree(&tmp.path().join("disk/copy")), tree(&vault));
+    let after = vaults();
+    assert_eq!(after[0]["last_push"]["status"], "verified");
+    assert_eq!(after[0]["drill_sample"], "5%");
+
+    // A name that is not registered, and a folder without a remote.
+    let out = vaultdrill()
+        .env("VAULTDRILL_CONFIG", &registry)
+        .args(["push", "photos"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no vault of that name"));
+    let out = vaultdrill()
+        .env("VAULTDRILL_CONFIG", &registry)
+        .arg("push")
+        .arg(&vault)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REMOTE is missing"));
+    // A broken registry names the problem.
+    fs::write(&registry, "[vaults.x]\nfolder = \"v\"\npassword = \"no\"\n").unwrap();
+    let out = vaultdrill()
+        .env("VAULTDRILL_CONFIG", &registry)
+        .args(["vaults"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+}

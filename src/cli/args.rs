@@ -44,6 +44,11 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
+    /// The vault registry (default: $VAULTDRILL_CONFIG, else
+    /// ~/.config/vaultdrill/config.toml); see `vaultdrill vaults`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+
     /// Print nothing but errors and problems (no progress, no summary).
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -178,6 +183,33 @@ Examples:
   vaultdrill push --reverse ~/Photos b2-backup:photo-bucket/photos --passfile ~/.photos-pass"
     )]
     Push(PushArgs),
+
+    /// List the vaults of the registry, with their last push.
+    #[command(
+        long_about = "List the vaults named in the registry (~/.config/vaultdrill/config.toml, \
+or $VAULTDRILL_CONFIG, or --registry FILE), with their last push from the local \
+state. A registered vault is used by name: `vaultdrill push photos`.
+
+The registry, in TOML (paths may be relative to the file; secrets never go in it, only where \
+to get them):
+
+  [vaults.photos]
+  folder = \"/home/ana/vault\"            # the encrypted folder
+  remote = \"b2-backup:photo-bucket/vault\"
+  passfile = \"/home/ana/.vault-pass\"    # or: extpass = \"pass show vault\"
+  transfers = 20                         # optional: rclone-config, config, masterkey-file
+
+  [vaults.documents]
+  mode = \"reverse\"                      # folder is the plaintext folder
+  folder = \"/home/ana/Documents\"
+  remote = \"/media/usb/documents\"
+  extpass = \"secret-tool lookup vault documents\"
+
+  [vaults.documents.drill]
+  every = \"monthly\"                     # for the timer that runs drills
+  sample = \"5%\""
+    )]
+    Vaults(VaultsArgs),
 
     /// Write the encrypted view of a reverse vault into a folder, byte for
     /// byte what a `gocryptfs -reverse` mount shows, updated incrementally.
@@ -401,14 +433,22 @@ pub struct ManifestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct VaultsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Debug, Args)]
 pub struct PushArgs {
     /// The encrypted vault folder (the one with gocryptfs.conf); with
-    /// --reverse, the plaintext folder of a reverse vault.
+    /// --reverse, the plaintext folder of a reverse vault. Or the name of a
+    /// vault in the registry (see `vaultdrill vaults`).
     pub source: PathBuf,
 
     /// Where to: an rclone remote (`b2-backup:bucket/vault`) or a local
-    /// folder (`/media/usb/vault`).
-    pub remote: String,
+    /// folder (`/media/usb/vault`). Optional for a registered vault.
+    pub remote: Option<String>,
 
     /// SOURCE is the plaintext folder of a reverse vault: export its
     /// encrypted view (see `vaultdrill export`) into the staging folder,
@@ -432,9 +472,10 @@ pub struct PushArgs {
     #[arg(long, value_name = "PATTERN", requires = "reverse")]
     pub exclude_wildcard: Vec<String>,
 
-    /// rclone's parallel transfers (B2 users often use 20).
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub transfers: usize,
+    /// rclone's parallel transfers (default 4, as rclone; B2 users often
+    /// use 20).
+    #[arg(long, value_name = "N")]
+    pub transfers: Option<usize>,
 
     /// Compare files by checksum instead of size and mtime (rclone
     /// --checksum; reads every local file).
@@ -648,7 +689,7 @@ pub struct DecryptArgs {
 /// How to unlock a vault. Without any of these, vaultdrill asks for the
 /// password on the terminal (or reads one line from standard input when it
 /// is not a terminal, as gocryptfs does).
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(group(ArgGroup::new("secret").multiple(false).args(["passfile", "extpass", "masterkey_file", "masterkey_stdin"])))]
 pub struct UnlockArgs {
     /// Read the password from the first line of FILE (as gocryptfs -passfile).

@@ -15,9 +15,11 @@ use vaultdrill::progress::{NoProgress, Progress};
 use vaultdrill::push::run::{PushOptions, PushRecord, PushReport, PushSource, push, record_push};
 use vaultdrill::push::{DeleteLimit, PushError, Remote, check_source};
 use vaultdrill::rclone::Rclone;
+use vaultdrill::registry::{self, Mode, Registry, RegistryError};
 use vaultdrill::secrets::read_secret;
 use vaultdrill::vault::{LockedVault, UnlockedVault, VaultKind};
 
+use super::UsageError;
 use super::args::{Cli, PushArgs};
 use super::output::{human_bytes, problem_line};
 use super::progress::Bar;
@@ -54,14 +56,63 @@ fn stored_word(stored: &Stored) -> &'static str {
     }
 }
 
+/// Fills what a registered vault's entry says and the command line does
+/// not. A folder given as a path (with a remote) needs no registry.
+fn resolve(args: &PushArgs, cli: &Cli) -> anyhow::Result<(PushArgs, String)> {
+    let mut args = args.clone();
+    if !(args.source.exists() && args.remote.is_some()) {
+        let path = cli.registry.clone().unwrap_or_else(registry::default_path);
+        let registry = Registry::load(&path).map_err(vaultdrill::Error::from)?;
+        if let Some((name, entry)) = registry
+            .resolve(&args.source)
+            .map_err(vaultdrill::Error::from)?
+        {
+            args.source = entry.folder.clone();
+            args.reverse |= entry.mode == Mode::Reverse;
+            args.remote = args.remote.or_else(|| entry.remote.clone());
+            let u = &mut args.unlock;
+            let secret_given = u.passfile.is_some()
+                || !u.extpass.is_empty()
+                || u.masterkey_file.is_some()
+                || u.masterkey_stdin;
+            if !secret_given {
+                u.passfile = entry.passfile.clone();
+                u.extpass = entry.extpass.iter().cloned().collect();
+                u.masterkey_file = entry.masterkey_file.clone();
+            }
+            u.config = u.config.take().or_else(|| entry.config.clone());
+            args.transfers = args.transfers.or(entry.transfers);
+            args.rclone_config = args.rclone_config.or_else(|| entry.rclone_config.clone());
+            args.staging = args.staging.or_else(|| entry.staging.clone());
+            if args.remote.is_none() {
+                return Err(vaultdrill::Error::from(RegistryError::NoRemote {
+                    name: name.to_string(),
+                    path: registry.path.clone(),
+                })
+                .into());
+            }
+        }
+    }
+    let remote = args.remote.clone().ok_or_else(|| {
+        UsageError::new(
+            format!("{}: where to? REMOTE is missing", args.source.display()),
+            "give a remote (`b2:bucket/vault`, `/media/usb/vault`) or register the vault \
+             with one (see `vaultdrill vaults --help`)",
+        )
+    })?;
+    Ok((args, remote))
+}
+
 pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let (args, remote_text) = resolve(args, cli)?;
+    let args = &args;
     // Guards and tools first: no password is asked for a push that cannot run.
     check_source(&args.source, args.reverse, args.unlock.config.as_deref())
         .map_err(vaultdrill::Error::from)?;
-    let remote = Remote::parse(&args.remote);
+    let remote = Remote::parse(&remote_text);
     if remote.has_inline_secret() {
         return Err(vaultdrill::Error::from(PushError::InlineSecret {
-            remote: args.remote.clone(),
+            remote: remote_text.clone(),
         })
         .into());
     }
@@ -113,7 +164,7 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         None => &NoProgress,
     };
     let options = PushOptions {
-        transfers: args.transfers,
+        transfers: args.transfers.unwrap_or(4),
         checksum: args.checksum,
         max_delete: args.max_delete.unwrap_or(DeleteLimit::Default),
         force: args.force,
@@ -142,7 +193,7 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                 status: status.word().to_string(),
                 exit_code: status.code(),
                 error: Some(error.to_string()),
-                ..PushRecord::now(&args.remote)
+                ..PushRecord::now(&remote_text, &args.source)
             };
             if let Err(e) = record_push(vault.vault_id(), &record) {
                 eprintln!(
@@ -152,7 +203,10 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             return Err(vaultdrill::Error::from(error).into());
         }
     };
-    if let Err(e) = record_push(vault.vault_id(), &PushRecord::from_report(&report)) {
+    if let Err(e) = record_push(
+        vault.vault_id(),
+        &PushRecord::from_report(&report, &args.source),
+    ) {
         eprintln!("vaultdrill: NOTE the push could not be recorded in the state directory: {e}");
     }
     print_report(&report, args, rclone.as_ref(), cli)

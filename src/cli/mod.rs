@@ -11,6 +11,7 @@ mod cmd_ls;
 mod cmd_manifest;
 mod cmd_push;
 mod cmd_regen;
+mod cmd_vaults;
 mod output;
 mod progress;
 mod unlock;
@@ -61,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Manifest(a) => cmd_manifest::run_manifest(a, &cli),
         Command::Verify(a) => cmd_manifest::run_verify(a, &cli),
         Command::Push(a) => cmd_push::run(a, &cli),
+        Command::Vaults(a) => cmd_vaults::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

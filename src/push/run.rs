@@ -327,6 +327,9 @@ pub fn push(
 pub struct PushRecord {
     pub time: String,
     pub remote: String,
+    /// The pushed folder (canonical path), for `vaultdrill vaults`.
+    #[serde(default)]
+    pub source: String,
     pub status: String,
     pub exit_code: i32,
     #[serde(default)]
@@ -348,15 +351,20 @@ pub struct PushRecord {
 }
 
 impl PushRecord {
-    pub fn now(remote: &str) -> PushRecord {
+    /// A record of a push of `source` to `remote`, made now.
+    pub fn now(remote: &str, source: &Path) -> PushRecord {
+        let source = source
+            .canonicalize()
+            .unwrap_or_else(|_| source.to_path_buf());
         PushRecord {
             time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             remote: remote.to_string(),
+            source: source.to_string_lossy().into_owned(),
             ..Default::default()
         }
     }
 
-    pub fn from_report(report: &PushReport) -> PushRecord {
+    pub fn from_report(report: &PushReport, source: &Path) -> PushRecord {
         let status = report.status();
         PushRecord {
             status: status.word().to_string(),
@@ -368,7 +376,7 @@ impl PushRecord {
             remote_bytes: report.check.bytes,
             problems: report.check.problems.len() as u64,
             seconds: report.elapsed.as_secs_f64(),
-            ..PushRecord::now(&report.remote)
+            ..PushRecord::now(&report.remote, source)
         }
     }
 }
@@ -387,6 +395,25 @@ pub fn record_push(vault_id: &str, record: &PushRecord) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(record)?;
     line.push(b'\n');
     file.write_all(&line)
+}
+
+/// The last recorded push of the folder `source`, whatever the vault.
+pub fn last_push_of(source: &Path) -> Option<PushRecord> {
+    let source = source.canonicalize().ok()?;
+    let source = source.to_string_lossy();
+    let vaults = std::fs::read_dir(store::state_dir().join("vaults")).ok()?;
+    vaults
+        .filter_map(Result::ok)
+        .filter_map(|v| File::open(v.path().join(HISTORY)).ok())
+        .flat_map(|f| {
+            BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| serde_json::from_str::<PushRecord>(&l).ok())
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| r.source == source)
+        .max_by(|a, b| a.time.cmp(&b.time))
 }
 
 /// The vault's last recorded push, if any.
