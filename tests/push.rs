@@ -432,7 +432,7 @@ fn a_registered_vault_is_pushed_by_name_and_listed_with_its_last_push() {
 
     // By name, from another folder: the registry's paths are its own.
     let out = vaultdrill()
-        .current_dir(&state.parent().unwrap().join("disk"))
+        .current_dir(tmp.path().join("disk"))
         .env("VAULTDRILL_STATE_DIR", &state)
         .env("VAULTDRILL_CONFIG", &registry)
         .args(["push", "thesis", "--json"])
