@@ -3,6 +3,8 @@
 #   decrypt:  vaultdrill decrypt VAULT OUT  vs  cp -r out of a read-only gocryptfs mount
 #   encrypt:  vaultdrill encrypt PLAIN NEWVAULT  vs  cp -r PLAIN into a gocryptfs mount
 #   export:   vaultdrill export PLAIN NEWDIR  vs  cp -r out of a gocryptfs -reverse mount
+#   manifest: a full build (every file decrypted and hashed) next to decrypt,
+#             and the CPU time of refreshing an unchanged 10 000-file vault
 # plus the hardware ceiling (`openssl speed -evp aes-256-gcm`, one core and
 # all cores) and peak memory on a small and on the full vault.
 #
@@ -109,6 +111,27 @@ timed() {
 : > "$work/d.log"
 : > "$work/e.log"
 : > "$work/f.log"
+: > "$work/g.log"
+: > "$work/refresh.log"
+# Manifests are written into the vault: a copy of it, and state in $work.
+export VAULTDRILL_STATE_DIR="$work/state"
+cp -a "$work/vault" "$work/vault-m"
+# The refresh case: many small files (10 000; 200 for --smoke).
+many=10000
+[ "$smoke" = 1 ] && many=200
+mkdir -p "$work/plain-many" "$work/vault-many"
+python3 - "$work/plain-many" "$many" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, f"d{i // 100:03d}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:05d}.txt"), "wb") as f:
+        f.write(os.urandom(512 + (i * 37) % 3000))
+PY
+gocryptfs -init -q -nosyslog -passfile "$work/pass" "$work/vault-many"
+"$bin" encrypt -q "$work/plain-many" "$work/vault-many" --passfile "$work/pass"
+"$bin" manifest -q "$work/vault-many" --passfile "$work/pass"
 gocryptfs -init -reverse -q -nosyslog -passfile "$work/pass" "$work/plain"
 # Every run writes a fresh folder and nothing is deleted until the end:
 # ext4 makes creating files right after deleting many of them slow
@@ -139,6 +162,12 @@ for round in $(seq 1 "$runs"); do
   sync
   timed "$work/f.log" cp -r "$mnt/." "$work/out-f-$round"
   fusermount3 -u "$mnt"
+  # A full manifest build (decrypts and hashes everything, writes nothing
+  # but the manifest), and a refresh of the unchanged many-file vault.
+  sync
+  timed "$work/g.log" "$bin" manifest -q --rehash "$work/vault-m" --passfile "$work/pass"
+  /usr/bin/time -f "%e %U %S" -o "$work/time.out" "$bin" manifest -q "$work/vault-many" --passfile "$work/pass"
+  cat "$work/time.out" >> "$work/refresh.log"
 done
 timed "$work/small.log" "$bin" decrypt -q "$work/vault-small" "$work/out-small" --passfile "$work/pass"
 
@@ -152,16 +181,19 @@ ossl() {
 gcm_one=$(ossl)
 gcm_all=$(ossl -multi "$cores")
 
-python3 - "$work" "$size_mib" "$files" "$runs" "$cores" "$gcm_one" "$gcm_all" "$out_file" <<'PY'
+python3 - "$work" "$size_mib" "$files" "$runs" "$cores" "$gcm_one" "$gcm_all" "$out_file" "$many" <<'PY'
 import statistics, sys
-work, size_mib, files, runs, cores, gcm_one, gcm_all, out = sys.argv[1:]
+work, size_mib, files, runs, cores, gcm_one, gcm_all, out, many = sys.argv[1:]
 size_mib = int(size_mib)
 def load(name):
     rows = [l.split() for l in open(f"{work}/{name}") if l.strip()]
     return [(float(s), int(r), int(c.rstrip('%') or 0)) for s, r, c in rows]
-a, b, c, d, e, f, small = (load(n) for n in ("a.log", "b.log", "c.log", "d.log", "e.log", "f.log", "small.log"))
+a, b, c, d, e, f, g, small = (load(n) for n in ("a.log", "b.log", "c.log", "d.log", "e.log", "f.log", "g.log", "small.log"))
+refresh = [tuple(float(x) for x in l.split()) for l in open(f"{work}/refresh.log") if l.strip()]
 med = lambda rows, i: statistics.median(r[i] for r in rows)
-ta, tb, tc, td, te, tf = (med(x, 0) for x in (a, b, c, d, e, f))
+ta, tb, tc, td, te, tf, tg = (med(x, 0) for x in (a, b, c, d, e, f, g))
+r_wall = statistics.median(r[0] for r in refresh)
+r_cpu = statistics.median(r[1] + r[2] for r in refresh)
 rate = lambda t: size_mib / t if t > 0 else float("inf")
 def kb(v):
     return float(v.rstrip("k")) if v else 0.0
@@ -183,6 +215,11 @@ lines = [
     f"| vaultdrill export (reverse view, incl. scrypt unlock) | {te:.2f} | {rate(te):.0f} | {med(e,1)/1024:.1f} MiB | {med(e,2):.0f} % |",
     f"| cp -r out of a gocryptfs -reverse mount (mount not timed) | {tf:.2f} | {rate(tf):.0f} | {med(f,1)/1024:.1f} MiB (cp only) | {med(f,2):.0f} % (cp only) |",
     f"| **export ratio (mount / vaultdrill)** | **{tf/te:.2f}x** | | | |",
+    f"| vaultdrill manifest --rehash (full build: decrypt + BLAKE3 every file) | {tg:.2f} | {rate(tg):.0f} | {med(g,1)/1024:.1f} MiB | {med(g,2):.0f} % |",
+    f"| **full manifest build vs decrypt (decrypt time / build time)** | **{ta/tg:.2f}x** | | | |",
+    "",
+    f"Manifest refresh of an unchanged {int(many)}-file vault (nothing re-read): "
+    f"{r_cpu:.2f} s of CPU (user + system, incl. scrypt unlock), {r_wall:.2f} s wall (medians of {len(refresh)}).",
     "",
     f"Peak RSS of vaultdrill decrypt: {med(small,1)/1024:.1f} MiB on a 10 MiB vault, {med(a,1)/1024:.1f} MiB on the {size_mib} MiB vault.",
     "",
