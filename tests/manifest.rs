@@ -197,6 +197,43 @@ fn manifests_list_what_decryption_gives_in_every_flavour() {
     }
 }
 
+/// `sha1sum`/`md5sum` of a file.
+fn coreutils_hash(tool: &str, path: &Path) -> String {
+    let out = run(Command::new(tool).arg(path));
+    out.split_whitespace().next().expect("hash").to_string()
+}
+
+#[test]
+fn remote_hashes_are_the_objects_sha1_and_md5_and_stay_once_asked_for() {
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    manifest(&state, &vault, &[]);
+    // Asking for them re-reads every file once.
+    let with = manifest(&state, &vault, &["--remote-hashes", "sha1,md5"]);
+    assert_eq!(with["reused_files"], 0);
+    assert_eq!(with["stored"], "replaced");
+    // A later refresh without the option keeps them (B2 drills need them).
+    let later = manifest(&state, &vault, &[]);
+    assert_eq!(later["hashed_files"], 0);
+    assert_eq!(later["stored"], "unchanged");
+    let listed = records(&local_copy(&state).join("manifest.jsonl"));
+    let mut checked = 0;
+    for r in &listed {
+        let Some(sha1) = r["cipher_sha1"].as_str() else {
+            assert!(r["type"] == "dir", "{r}");
+            continue;
+        };
+        let path = vault.join(r["cipher_path"].as_str().unwrap());
+        if r["type"] == "symlink" {
+            continue;
+        }
+        assert_eq!(sha1, coreutils_hash("sha1sum", &path), "{r}");
+        assert_eq!(r["cipher_md5"], coreutils_hash("md5sum", &path), "{r}");
+        checked += 1;
+    }
+    assert!(checked > 40, "{checked}");
+}
+
 /// Every ciphertext file with its size and mtime.
 fn snapshot_cipher(vault: &Path) -> BTreeMap<PathBuf, (u64, i64, i64)> {
     walkdir::WalkDir::new(vault)

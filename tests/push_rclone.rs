@@ -122,6 +122,32 @@ fn push_to_s3_sends_changes_only_and_the_remote_restores_the_vault() {
 }
 
 #[test]
+fn a_remote_that_keeps_blake3_is_checked_with_the_manifests_own_hashes() {
+    // An rclone remote of type local keeps BLAKE3 (rclone >= 1.65).
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    let config = tmp.path().join("rclone.conf");
+    fs::write(&config, "[disk]\ntype = local\n").unwrap();
+    let target = tmp.path().join("disk-copy");
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &state)
+        .arg("push")
+        .arg(&vault)
+        .arg(format!("disk:{}", target.display()))
+        .arg("--rclone-config")
+        .arg(&config)
+        .args(["--json", "--passfile"])
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["hash_checked"], "blake3");
+    let objects = json["remote_objects"].as_u64().unwrap();
+    assert!(json["hashed_objects"].as_u64().unwrap() >= objects - 3, "{json}");
+}
+
+#[test]
 fn the_remote_check_finds_rot_loss_and_strangers() {
     let server = S3Server::start();
     let (tmp, vault) = unpack("default");
