@@ -15,6 +15,10 @@ pub trait Progress: Sync {
     fn stage(&self, _name: &str) {}
     /// Absolute counts, for work measured elsewhere (rclone's stats).
     fn set_done(&self, _files: u64, _bytes: u64) {}
+    /// Whether anyone sees the progress (worth measuring the work first).
+    fn visible(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

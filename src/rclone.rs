@@ -142,6 +142,8 @@ pub struct Stats {
     pub errors: u64,
     #[serde(default)]
     pub checks: u64,
+    #[serde(default)]
+    pub renames: u64,
 }
 
 /// How to sync.
@@ -287,7 +289,9 @@ impl Rclone {
     ) -> Result<(), RcloneError> {
         let action = "listing the remote";
         let mut cmd = self.command();
-        cmd.args(["lsjson", "-R", "--files-only", "--no-mimetype"])
+        // --links: symlinks on a local-type remote list as `.rclonelink`
+        // objects, as a sync with --links stores them elsewhere.
+        cmd.args(["lsjson", "-R", "--files-only", "--no-mimetype", "--links"])
             .args(["--low-level-retries", "2", "--retries", "1"])
             .args(["--contimeout", "15s", "--timeout", "60s"])
             .arg(remote);
@@ -355,6 +359,25 @@ impl Rclone {
             });
         }
         Ok(())
+    }
+
+    /// Copies one object to another name on the same remote (server-side
+    /// where the backend can).
+    pub fn copy_within(&self, from: &str, to: &str) -> Result<(), RcloneError> {
+        self.run_json(
+            "copying on the remote",
+            from,
+            &[
+                "copyto".into(),
+                from.into(),
+                to.into(),
+                "--low-level-retries".into(),
+                "2".into(),
+                "--retries".into(),
+                "1".into(),
+            ],
+        )
+        .map(drop)
     }
 
     /// `rclone sync src remote`, reporting transfer stats as they come.

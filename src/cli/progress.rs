@@ -50,4 +50,8 @@ impl Progress for Bar {
     fn set_done(&self, _files: u64, bytes: u64) {
         self.bar.set_position(bytes);
     }
+
+    fn visible(&self) -> bool {
+        true
+    }
 }

@@ -123,6 +123,18 @@ fn export(
     Ok(())
 }
 
+/// The stored names of the current manifest and of `kept` in the vault's
+/// manifest folder.
+fn manifest_names(vault: &UnlockedVault, kept: &str) -> Option<(String, String)> {
+    let dir = VaultDir::open(vault, Path::new(MANIFEST_DIR)).ok()?;
+    let current = dir.cipher_name(vault, CURRENT.as_ref()).ok()?;
+    let kept = dir.cipher_name(vault, kept.as_ref()).ok()?;
+    Some((
+        current.to_string_lossy().into_owned(),
+        kept.to_string_lossy().into_owned(),
+    ))
+}
+
 /// Pushes `source` to `remote`.
 pub fn push(
     source: &PushSource<'_>,
@@ -200,6 +212,10 @@ pub fn push(
     let before = snapshot(&lister)?;
 
     options.progress.stage("manifest");
+    if options.progress.visible() {
+        let (files, bytes) = crate::decrypt::measure(vault, &crate::selection::Selection::all());
+        options.progress.set_total(files, bytes);
+    }
     let remote_hashes = RemoteHashes {
         sha1: hash == Some("sha1"),
         md5: hash == Some("md5"),
@@ -276,24 +292,33 @@ pub fn push(
                 max_delete: Some(plan.deletes),
                 excludes,
             };
-            let mut done = (0u64, 0u64);
-            let data = rclone.sync(&source_dir, text, &sync, |s| {
+            let on_stats = |s: &crate::rclone::Stats| {
+                // rclone counts what it sends, not the whole vault.
+                options.progress.set_total(s.total_transfers, s.total_bytes);
                 options.progress.set_done(s.transfers, s.bytes);
-            })?;
-            done.0 += data.transfers;
-            done.1 += data.bytes;
+            };
+            let data = rclone.sync(&source_dir, text, &sync, on_stats)?;
             // The manifests last: an interrupted push leaves the previous
             // manifest, describing the previous complete push.
+            // The kept manifest is the remote's current one under a new
+            // name: copied there on the remote, not uploaded again (a
+            // manifest of a million files is hundreds of MB). If the copy
+            // fails, the sync uploads it.
+            if let Stored::Replaced { kept } = &manifest.stored {
+                if let Some((current_c, kept_c)) = manifest_names(vault, kept) {
+                    let dir = remote.join(&mdir_text);
+                    let _ = rclone.copy_within(
+                        &dir.join(&current_c).to_string(),
+                        &dir.join(&kept_c).to_string(),
+                    );
+                }
+            }
             sync.excludes = vec![temp_rule];
             let last = rclone.sync(
                 &source_dir.join(&mdir),
                 &remote.join(&mdir_text).to_string(),
                 &sync,
-                |s| {
-                    options
-                        .progress
-                        .set_done(done.0 + s.transfers, done.1 + s.bytes)
-                },
+                on_stats,
             )?;
             (
                 data.transfers + last.transfers,
