@@ -38,7 +38,9 @@ the encrypted view of a reverse vault).
 Start with:
   vaultdrill info ~/backup/vault            what kind of vault is this?
   vaultdrill ls ~/backup/vault              what is in it? (asks for the password)
-  vaultdrill decrypt ~/backup/vault ~/restored --passfile ~/.vault-pass"
+  vaultdrill decrypt ~/backup/vault ~/restored --passfile ~/.vault-pass
+  vaultdrill push ~/vault b2:bucket/vault   manifest, guarded sync, remote check
+  vaultdrill verify ~/vault                 every block and hash against the manifest"
 )]
 pub struct Cli {
     #[command(subcommand)]
