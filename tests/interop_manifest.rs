@@ -20,21 +20,16 @@ fn vaultdrill_json(
     vault: &Path,
     passfile: &Path,
 ) -> (i32, serde_json::Value, String) {
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", state)
-        .args(args)
-        .arg(vault)
-        .arg("--json")
-        .arg("--passfile")
-        .arg(passfile)
-        .output()
-        .expect("run");
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    (
-        out.status.code().expect("code"),
-        json,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", state)
+            .args(args)
+            .arg(vault)
+            .arg("--json")
+            .arg("--passfile")
+            .arg(passfile),
+    );
+    (run.code, run.json, run.stderr)
 }
 
 fn fsck(vault: &Path, passfile: &Path) {

@@ -23,45 +23,27 @@ const FORWARD: [&str; 7] = [
     "legacy",
 ];
 
-struct Run {
-    code: i32,
-    json: serde_json::Value,
-    stderr: String,
-}
-
-fn run_json(state: &Path, args: &[&str], vault: &Path, extra: &[&str]) -> Run {
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", state)
-        .args(args)
-        .arg(vault)
-        .arg("--json")
-        .arg("--passfile")
-        .arg(password_file())
-        .args(extra)
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let json = if out.stdout.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-    };
-    Run {
-        code: out.status.code().expect("exit code"),
-        json,
-        stderr,
-    }
+fn run_vd(state: &Path, args: &[&str], vault: &Path, extra: &[&str]) -> Run {
+    run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", state)
+            .args(args)
+            .arg(vault)
+            .arg("--json")
+            .arg("--passfile")
+            .arg(password_file())
+            .args(extra),
+    )
 }
 
 fn manifest(state: &Path, vault: &Path, extra: &[&str]) -> serde_json::Value {
-    let run = run_json(state, &["manifest"], vault, extra);
+    let run = run_vd(state, &["manifest"], vault, extra);
     assert_eq!(run.code, 0, "manifest failed: {}", run.stderr);
     run.json
 }
 
 fn verify(state: &Path, vault: &Path, extra: &[&str]) -> Run {
-    run_json(state, &["verify"], vault, extra)
+    run_vd(state, &["verify"], vault, extra)
 }
 
 /// The records of a plaintext manifest file, by kind.
@@ -88,15 +70,6 @@ fn local_copy(state: &Path) -> PathBuf {
 
 fn blake3_hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
-}
-
-fn problems(run: &Run) -> Vec<String> {
-    run.json["problems"]
-        .as_array()
-        .expect("problems")
-        .iter()
-        .map(|p| p.as_str().expect("string").to_string())
-        .collect()
 }
 
 #[test]
@@ -339,7 +312,7 @@ fn verify_finds_what_gocryptfs_cannot() {
     let run = verify(&state, &vault, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.json["status"], "damaged");
-    let found = problems(&run);
+    let found = run.problems();
     let expect = [
         ("script.sh", "listed in the manifest but missing"),
         ("size-20000", "8192 bytes instead of 20000"),
@@ -357,12 +330,12 @@ fn verify_finds_what_gocryptfs_cannot() {
     // --path narrows the check to one file.
     let one = verify(&state, &vault, &["--path", "size-20000"]);
     assert_eq!(one.code, 1);
-    assert_eq!(problems(&one).len(), 1, "{:#?}", problems(&one));
+    assert_eq!(one.problems().len(), 1, "{:#?}", one.problems());
     // A deletion moves the folder's mtime: a note, not damage.
     fs::remove_file(cipher_path_of(&vault, "deep/a/b/c/d/e/leaf.txt")).unwrap();
     let other = verify(&state, &vault, &["--path", "deep"]);
     assert_eq!(other.code, 0, "{}", other.stderr);
-    let notes = problems(&other);
+    let notes = other.problems();
     assert_eq!(notes.len(), 1, "{notes:#?}");
     assert!(
         notes[0].starts_with("NOTE deep/a/b/c/d/e/leaf.txt: removed since the manifest"),

@@ -14,29 +14,18 @@ use std::process::Command;
 use common::*;
 use tempfile::TempDir;
 
-struct Run {
-    code: i32,
-    json: serde_json::Value,
-    stderr: String,
-}
-
 fn push(state: &Path, source: &Path, remote: &str, extra: &[&str]) -> Run {
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", state)
-        .arg("push")
-        .arg(source)
-        .arg(remote)
-        .arg("--json")
-        .arg("--passfile")
-        .arg(password_file())
-        .args(extra)
-        .output()
-        .expect("run");
-    Run {
-        code: out.status.code().expect("code"),
-        json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", state)
+            .arg("push")
+            .arg(source)
+            .arg(remote)
+            .arg("--json")
+            .arg("--passfile")
+            .arg(password_file())
+            .args(extra),
+    )
 }
 
 /// Every file, symlink and folder under `root`: kind, size, mode, mtime
@@ -76,24 +65,6 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Node> {
             )
         })
         .collect()
-}
-
-fn add_plain_file(vault: &Path, name: &str, content: &[u8]) {
-    let plain = TempDir::new().unwrap();
-    fs::write(plain.path().join(name), content).unwrap();
-    let out = vaultdrill()
-        .arg("encrypt")
-        .arg(plain.path())
-        .arg(vault)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -9,58 +9,21 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use tempfile::TempDir;
-
-struct Run {
-    code: i32,
-    json: serde_json::Value,
-    stderr: String,
-}
 
 fn push(server: &S3Server, state: &Path, vault: &Path, remote: &str, extra: &[&str]) -> Run {
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", state)
-        .arg("push")
-        .arg(vault)
-        .arg(remote)
-        .arg("--rclone-config")
-        .arg(&server.config)
-        .arg("--json")
-        .arg("--passfile")
-        .arg(password_file())
-        .args(extra)
-        .output()
-        .expect("run");
-    Run {
-        code: out.status.code().expect("code"),
-        json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn problems(run: &Run) -> Vec<String> {
-    run.json["problems"]
-        .as_array()
-        .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
-}
-
-fn add_plain_file(vault: &Path, name: &str, content: &[u8]) {
-    let plain = TempDir::new().unwrap();
-    fs::write(plain.path().join(name), content).unwrap();
-    let out = vaultdrill()
-        .arg("encrypt")
-        .arg(plain.path())
-        .arg(vault)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", state)
+            .arg("push")
+            .arg(vault)
+            .arg(remote)
+            .arg("--rclone-config")
+            .arg(&server.config)
+            .arg("--json")
+            .arg("--passfile")
+            .arg(password_file())
+            .args(extra),
+    )
 }
 
 const REMOTE: &str = "s3test:bucket/vault";
@@ -196,7 +159,7 @@ fn the_remote_check_finds_rot_loss_and_strangers() {
 
     let check = push(&server, &state, &vault, REMOTE, &["--check-only"]);
     assert_eq!(check.code, 1, "{}", check.stderr);
-    let found = problems(&check);
+    let found = check.problems();
     assert_eq!(found.len(), 3, "{found:#?}");
     assert!(
         found.iter().any(|p| p.starts_with(&format!(

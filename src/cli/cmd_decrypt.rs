@@ -121,11 +121,7 @@ pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
     let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Read)?;
     let created = prepare_destination(vault.root(), &args.dest).map_err(vaultdrill::Error::from)?;
-    let bar = if args.json {
-        None
-    } else {
-        Bar::for_terminal(cli.quiet)
-    };
+    let bar = Bar::unless_json(args.json, cli.quiet);
     if let Some(bar) = &bar {
         let (files, bytes) = measure(&vault, &selection);
         vaultdrill::progress::Progress::set_total(bar, files, bytes);

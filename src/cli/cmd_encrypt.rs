@@ -6,11 +6,11 @@ use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::display::escape_path;
 use vaultdrill::encrypt::{EncryptSummary, encrypt_tree};
-use vaultdrill::progress::{NoProgress, Progress};
+use vaultdrill::progress::Progress;
 
 use super::args::{Cli, EncryptArgs};
 use super::output::{human_bytes, problem_line};
-use super::progress::Bar;
+use super::progress::{Bar, sink};
 use super::unlock::{Use, unlock};
 
 #[derive(Serialize)]
@@ -38,18 +38,11 @@ fn plain_bytes(dir: &std::path::Path) -> u64 {
 
 pub fn run(args: &EncryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Write)?;
-    let bar = if args.json {
-        None
-    } else {
-        Bar::for_terminal(cli.quiet)
-    };
+    let bar = Bar::unless_json(args.json, cli.quiet);
     if let Some(bar) = &bar {
         bar.set_total(0, plain_bytes(&args.plaindir));
     }
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
+    let progress = sink(&bar);
     let summary =
         encrypt_tree(&vault, &args.plaindir, progress).map_err(vaultdrill::Error::from)?;
     if let Some(bar) = &bar {

@@ -6,17 +6,12 @@ use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::display::escape_path;
 use vaultdrill::exclude::Excluder;
-use vaultdrill::export::{ExportSummary, ReverseKeys, export_tree};
-use vaultdrill::format::unlock::ScryptLimits;
-use vaultdrill::progress::{NoProgress, Progress};
-use vaultdrill::secrets::read_secret;
-use vaultdrill::vault::{LockedVault, VaultKind};
+use vaultdrill::export::{ExportSummary, export_tree};
 
-use super::UsageError;
 use super::args::{Cli, ExportArgs};
 use super::output::{human_bytes, problem_line};
-use super::progress::Bar;
-use super::unlock::secret_source;
+use super::progress::{Bar, sink};
+use super::unlock::unlock_reverse;
 
 #[derive(Serialize)]
 struct JsonSummary {
@@ -32,40 +27,10 @@ struct JsonSummary {
 }
 
 pub fn run(args: &ExportArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
-    let source = secret_source(&args.unlock)?;
-    let locked = LockedVault::open(&args.plaindir, args.unlock.config.as_deref())
-        .map_err(vaultdrill::Error::from)?;
-    if locked.kind() != VaultKind::ReversePlaintext {
-        return Err(UsageError::new(
-            format!(
-                "{}: not the plaintext folder of a reverse vault (no .gocryptfs.reverse.conf)",
-                args.plaindir.display()
-            ),
-            "create one with `vaultdrill init --reverse PLAINDIR` (or gocryptfs -init -reverse)",
-        )
-        .into());
-    }
     let excluder = Excluder::new(&args.exclude, &args.exclude_wildcard);
-    let secret = read_secret(&source, &args.plaindir.display().to_string())
-        .map_err(vaultdrill::Error::from)?;
-    let limits = ScryptLimits {
-        max_memory: args.unlock.scrypt_max_memory.saturating_mul(1 << 20),
-        ..ScryptLimits::default()
-    };
-    let (master_key, _) = locked
-        .master_key(secret, &limits)
-        .map_err(vaultdrill::Error::from)?;
-    let keys =
-        ReverseKeys::new(locked.config().layout(), &master_key).map_err(vaultdrill::Error::from)?;
-    let bar = if args.json {
-        None
-    } else {
-        Bar::for_terminal(cli.quiet)
-    };
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
+    let (_, _, keys) = unlock_reverse(&args.plaindir, &args.unlock)?;
+    let bar = Bar::unless_json(args.json, cli.quiet);
+    let progress = sink(&bar);
     let summary = export_tree(&args.plaindir, &args.dest, &keys, &excluder, progress)
         .map_err(vaultdrill::Error::from)?;
     if let Some(bar) = &bar {

@@ -13,13 +13,13 @@ use vaultdrill::manifest::store::{self, CURRENT, Stored};
 use vaultdrill::manifest::verify::{VerifyOptions, verify_vault};
 use vaultdrill::manifest::{ManifestError, ManifestFileError, ManifestReader};
 use vaultdrill::problem::overall_status;
-use vaultdrill::progress::{NoProgress, Progress};
+use vaultdrill::progress::Progress;
 use vaultdrill::selection::Selection;
 
 use super::UsageError;
 use super::args::{Cli, ManifestArgs, VerifyArgs};
 use super::output::{human_bytes, problem_line};
-use super::progress::Bar;
+use super::progress::{Bar, sink};
 use super::unlock::{Use, unlock};
 
 #[derive(Serialize)]
@@ -65,19 +65,12 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
         sha1: args.remote_hashes.iter().any(|h| h == "sha1"),
         md5: args.remote_hashes.iter().any(|h| h == "md5"),
     };
-    let bar = if args.json {
-        None
-    } else {
-        Bar::for_terminal(cli.quiet)
-    };
+    let bar = Bar::unless_json(args.json, cli.quiet);
     if let Some(bar) = &bar {
         let (files, bytes) = measure(&vault, &Selection::all());
         bar.set_total(files, bytes);
     }
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
+    let progress = sink(&bar);
     let config = std::fs::read(
         args.unlock
             .config
@@ -166,19 +159,12 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
 pub fn run_verify(args: &VerifyArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let selection = Selection::parse(&args.paths).map_err(vaultdrill::Error::from)?;
     let vault = unlock(&args.cipherdir, &args.unlock, cli.quiet, Use::Read)?;
-    let bar = if args.json {
-        None
-    } else {
-        Bar::for_terminal(cli.quiet)
-    };
+    let bar = Bar::unless_json(args.json, cli.quiet);
     if let Some(bar) = &bar {
         let (files, bytes) = measure(&vault, &selection);
         bar.set_total(files, bytes);
     }
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
+    let progress = sink(&bar);
     let options = VerifyOptions {
         selection: &selection,
         progress,

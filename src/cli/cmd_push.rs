@@ -8,22 +8,19 @@ use vaultdrill::display::escape_path;
 use vaultdrill::exclude::Excluder;
 use vaultdrill::export::ReverseKeys;
 use vaultdrill::format::config::{CONFIG_NAME, REVERSE_CONFIG_NAME};
-use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::manifest::store;
 use vaultdrill::manifest::store::Stored;
-use vaultdrill::progress::{NoProgress, Progress};
 use vaultdrill::push::run::{PushOptions, PushRecord, PushReport, PushSource, push, record_push};
 use vaultdrill::push::{DeleteLimit, PushError, Remote, check_source};
 use vaultdrill::rclone::Rclone;
 use vaultdrill::registry::{self, Mode, Registry, RegistryError};
-use vaultdrill::secrets::read_secret;
-use vaultdrill::vault::{LockedVault, UnlockedVault, VaultKind};
+use vaultdrill::vault::UnlockedVault;
 
 use super::UsageError;
 use super::args::{Cli, PushArgs};
 use super::output::{human_bytes, problem_line};
-use super::progress::Bar;
-use super::unlock::{Use, secret_source, unlock};
+use super::progress::{Bar, sink};
+use super::unlock::{Use, unlock, unlock_reverse};
 
 #[derive(Serialize)]
 struct JsonPush {
@@ -124,7 +121,7 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         Remote::Local(_) => None,
     };
     let unlocked = if args.reverse {
-        unlock_reverse(args)?
+        unlock_reverse_source(args)?
     } else {
         Unlocked {
             vault: unlock(&args.source, &args.unlock, cli.quiet, Use::Write)?,
@@ -154,15 +151,8 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             excluder: &excluder,
         },
     };
-    let bar = if args.json {
-        None
-    } else {
-        Bar::for_terminal(cli.quiet)
-    };
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
+    let bar = Bar::unless_json(args.json, cli.quiet);
+    let progress = sink(&bar);
     let options = PushOptions {
         transfers: args.transfers.unwrap_or(4),
         checksum: args.checksum,
@@ -219,31 +209,10 @@ struct Unlocked {
     reverse_keys: Option<ReverseKeys>,
 }
 
-/// Unlocks the reverse vault whose plaintext folder is SOURCE.
-fn unlock_reverse(args: &PushArgs) -> anyhow::Result<Unlocked> {
-    let source = secret_source(&args.unlock)?;
-    let locked = LockedVault::open(&args.source, args.unlock.config.as_deref())
-        .map_err(vaultdrill::Error::from)?;
-    if locked.kind() != VaultKind::ReversePlaintext {
-        return Err(vaultdrill::Error::from(PushError::NotAVault {
-            path: args.source.clone(),
-            reverse: true,
-            config: REVERSE_CONFIG_NAME,
-            plaintext_mount: false,
-        })
-        .into());
-    }
-    let secret = read_secret(&source, &args.source.display().to_string())
-        .map_err(vaultdrill::Error::from)?;
-    let limits = ScryptLimits {
-        max_memory: args.unlock.scrypt_max_memory.saturating_mul(1 << 20),
-        ..ScryptLimits::default()
-    };
-    let (master_key, _) = locked
-        .master_key(secret, &limits)
-        .map_err(vaultdrill::Error::from)?;
-    let layout = locked.config().layout();
-    let keys = ReverseKeys::new(layout, &master_key).map_err(vaultdrill::Error::from)?;
+/// Unlocks the reverse vault whose plaintext folder is SOURCE; its staging
+/// folder is read as the vault the remote gets.
+fn unlock_reverse_source(args: &PushArgs) -> anyhow::Result<Unlocked> {
+    let (layout, master_key, keys) = unlock_reverse(&args.source, &args.unlock)?;
     let staging = match &args.staging {
         Some(dir) => dir.clone(),
         None => store::cache_dir()

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vaultdrill::progress::Progress;
+use vaultdrill::progress::{NoProgress, Progress};
 
 pub struct Bar {
     bar: ProgressBar,
@@ -25,6 +25,11 @@ impl Bar {
             .progress_chars("=> "),
         );
         Some(Bar { bar })
+    }
+
+    /// A bar unless the output is JSON (or quiet, or not a terminal).
+    pub fn unless_json(json: bool, quiet: bool) -> Option<Bar> {
+        if json { None } else { Bar::for_terminal(quiet) }
     }
 
     pub fn finish(&self) {
@@ -53,5 +58,13 @@ impl Progress for Bar {
 
     fn visible(&self) -> bool {
         true
+    }
+}
+
+/// Where the library reports progress: the bar, or nowhere.
+pub fn sink(bar: &Option<Bar>) -> &dyn Progress {
+    match bar {
+        Some(b) => b,
+        None => &NoProgress,
     }
 }

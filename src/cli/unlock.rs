@@ -10,6 +10,44 @@ use vaultdrill::vault::{LockedVault, Secret, UnlockedVault, VaultError};
 use super::UsageError;
 use super::args::UnlockArgs;
 
+/// Unlocks the reverse vault whose plaintext folder is `plaindir`: its
+/// layout, master key and the keys that derive its encrypted view.
+pub fn unlock_reverse(
+    plaindir: &Path,
+    args: &UnlockArgs,
+) -> anyhow::Result<(
+    vaultdrill::format::layout::VaultLayout,
+    vaultdrill::format::keys::MasterKey,
+    vaultdrill::export::ReverseKeys,
+)> {
+    let source = secret_source(args)?;
+    let locked =
+        LockedVault::open(plaindir, args.config.as_deref()).map_err(vaultdrill::Error::from)?;
+    if locked.kind() != vaultdrill::vault::VaultKind::ReversePlaintext {
+        return Err(UsageError::new(
+            format!(
+                "{}: not the plaintext folder of a reverse vault (no .gocryptfs.reverse.conf)",
+                plaindir.display()
+            ),
+            "create one with `vaultdrill init --reverse PLAINDIR` (or gocryptfs -init -reverse)",
+        )
+        .into());
+    }
+    let secret =
+        read_secret(&source, &plaindir.display().to_string()).map_err(vaultdrill::Error::from)?;
+    let limits = ScryptLimits {
+        max_memory: args.scrypt_max_memory.saturating_mul(1 << 20),
+        ..ScryptLimits::default()
+    };
+    let (master_key, _) = locked
+        .master_key(secret, &limits)
+        .map_err(vaultdrill::Error::from)?;
+    let layout = locked.config().layout();
+    let keys = vaultdrill::export::ReverseKeys::new(layout, &master_key)
+        .map_err(vaultdrill::Error::from)?;
+    Ok((layout, master_key, keys))
+}
+
 /// Which secret source the options name.
 pub fn secret_source(args: &UnlockArgs) -> Result<SecretSource, UsageError> {
     if args.password.is_some() {

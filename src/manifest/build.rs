@@ -268,6 +268,16 @@ pub fn root_mtime_ns(vault: &UnlockedVault) -> Option<i64> {
     )
 }
 
+/// The record of an entry that could not be hashed, and its problem.
+fn damaged_record(entry: &Entry, kind: ProblemKind) -> (Record, Option<Problem>) {
+    let mut r = base_record(entry);
+    r.damaged = Some(kind.to_string());
+    (
+        r,
+        Some(problem_for(&entry.plain_path, &entry.cipher_path, kind)),
+    )
+}
+
 /// Builds the manifest of `vault` into `out`, reusing `previous` where the
 /// ciphertext did not change.
 pub fn build_manifest<W: Write, R: BufRead>(
@@ -412,18 +422,7 @@ pub fn build_manifest<W: Write, R: BufRead>(
                                         );
                                         (r, None)
                                     }
-                                    Err(kind) => {
-                                        let mut r = base_record(&entry);
-                                        r.damaged = Some(kind.to_string());
-                                        (
-                                            r,
-                                            Some(problem_for(
-                                                &entry.plain_path,
-                                                &entry.cipher_path,
-                                                kind,
-                                            )),
-                                        )
-                                    }
+                                    Err(kind) => damaged_record(&entry, kind),
                                 };
                                 reorder.put(seq, out);
                                 throttle.release();
@@ -432,18 +431,7 @@ pub fn build_manifest<W: Write, R: BufRead>(
                         EntryKind::Symlink { .. } => {
                             let out = match digest_symlink(&entry, options.remote_hashes) {
                                 Ok(r) => (r, None),
-                                Err(kind) => {
-                                    let mut r = base_record(&entry);
-                                    r.damaged = Some(kind.to_string());
-                                    (
-                                        r,
-                                        Some(problem_for(
-                                            &entry.plain_path,
-                                            &entry.cipher_path,
-                                            kind,
-                                        )),
-                                    )
-                                }
+                                Err(kind) => damaged_record(&entry, kind),
                             };
                             reorder.put(seq, out);
                         }

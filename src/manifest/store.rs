@@ -104,6 +104,40 @@ pub enum Stored {
     Unchanged { created: String },
 }
 
+/// What to do with the current manifest when a new one comes.
+enum Current {
+    /// It lists the same entries (made at `created`): keep it as it is.
+    Same { created: String },
+    /// Keep it as a previous manifest under this stamp.
+    Keep { stamp: String },
+}
+
+/// Compares the current manifest (`opened`) with the new one's trailer. An
+/// unreadable current manifest is kept (for study) under the time it was
+/// replaced.
+fn compare_current<R: std::io::BufRead>(
+    opened: Result<ManifestReader<R>, ManifestError>,
+    trailer: &Trailer,
+) -> Current {
+    let (created, old) = match opened {
+        Ok(reader) => {
+            let created = reader.header().created.clone();
+            (created, reader.finish().ok())
+        }
+        Err(_) => (
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            None,
+        ),
+    };
+    if old.is_some_and(|old| old.records_blake3 == trailer.records_blake3) {
+        Current::Same { created }
+    } else {
+        Current::Keep {
+            stamp: name_stamp(&created),
+        }
+    }
+}
+
 /// `2026-12-04T21:58:51Z` -> `20261204T215851Z`.
 fn name_stamp(created: &str) -> String {
     created
@@ -130,22 +164,10 @@ pub fn store(
     let current = existing.iter().find(|e| e.plain_name() == CURRENT);
     let mut kept_as = None;
     if let Some(entry) = current {
-        // An unreadable current manifest is replaced (and kept for study).
-        let (created, old) = match open(vault, entry) {
-            Ok(reader) => {
-                let created = reader.header().created.clone();
-                (created, reader.finish().ok())
-            }
-            // Unreadable: kept under the time it was replaced.
-            Err(_) => (
-                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-                None,
-            ),
-        };
-        if old.is_some_and(|old| old.records_blake3 == trailer.records_blake3) {
-            return Ok(Stored::Unchanged { created });
+        match compare_current(open(vault, entry), trailer) {
+            Current::Same { created } => return Ok(Stored::Unchanged { created }),
+            Current::Keep { stamp } => kept_as = Some(stamp),
         }
-        kept_as = Some(name_stamp(&created));
     }
     let staged = dir.cipher_name(vault, OsStr::new("manifest.jsonl.new"))?;
     match at::unlink_at(dir.fd.as_fd(), &staged) {
@@ -199,23 +221,13 @@ pub fn store_plain(plaindir: &Path, src: &Path, trailer: &Trailer) -> io::Result
     let current = dir.join(CURRENT);
     let mut kept_as = None;
     if current.exists() {
-        let old = File::open(&current)
+        let opened = File::open(&current)
             .map_err(ManifestError::from)
             .and_then(|f| ManifestReader::new(BufReader::new(f)));
-        let (created, old) = match old {
-            Ok(reader) => {
-                let created = reader.header().created.clone();
-                (created, reader.finish().ok())
-            }
-            Err(_) => (
-                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-                None,
-            ),
-        };
-        if old.is_some_and(|old| old.records_blake3 == trailer.records_blake3) {
-            return Ok(Stored::Unchanged { created });
+        match compare_current(opened, trailer) {
+            Current::Same { created } => return Ok(Stored::Unchanged { created }),
+            Current::Keep { stamp } => kept_as = Some(stamp),
         }
-        kept_as = Some(name_stamp(&created));
     }
     let staged = dir.join("manifest.jsonl.new");
     fs::copy(src, &staged)?;

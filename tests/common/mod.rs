@@ -447,3 +447,63 @@ impl Drop for S3Server {
         self.stop();
     }
 }
+
+// ---- vaultdrill runs with JSON output ----
+
+/// A finished run: exit code, standard output as JSON (null when empty),
+/// standard error.
+pub struct Run {
+    pub code: i32,
+    pub json: serde_json::Value,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The `problems` lines of the JSON output.
+    pub fn problems(&self) -> Vec<String> {
+        self.json["problems"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| p.as_str().expect("line").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Runs `cmd` (a vaultdrill command with `--json`) to the end.
+pub fn run_json(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("vaultdrill runs");
+    let json = if out.stdout.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    Run {
+        code: out.status.code().expect("exit code"),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Adds the file `name` with `content` to a fixture vault (password from
+/// testdata), through `vaultdrill encrypt`.
+pub fn add_plain_file(vault: &Path, name: &str, content: &[u8]) {
+    let plain = TempDir::new().expect("tmp");
+    fs::write(plain.path().join(name), content).expect("write");
+    let out = vaultdrill()
+        .arg("encrypt")
+        .arg(plain.path())
+        .arg(vault)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .output()
+        .expect("encrypt runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
