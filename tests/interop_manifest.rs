@@ -45,12 +45,7 @@ fn manifests_live_in_the_vault_and_follow_changes_made_through_a_mount() {
     let vault = tmp.path().join("vault");
     let passfile = tmp.path().join("pass");
     let state = tmp.path().join("state");
-    fs::create_dir(&vault).unwrap();
-    fs::write(&passfile, format!("{PASSWORD}\n")).unwrap();
-    run(Command::new(require("gocryptfs"))
-        .args(["-init", "-q", "-nosyslog", "-scryptn", "10", "-passfile"])
-        .arg(&passfile)
-        .arg(&vault));
+    gocryptfs_init(&vault, &passfile, &[]);
     {
         let mount = Mount::new(&[], &vault, &tmp.path().join("mnt"), &passfile);
         write_tree(&mount.point);

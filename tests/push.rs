@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use tempfile::TempDir;
@@ -304,19 +303,7 @@ fn a_reverse_vault_is_exported_then_pushed_and_the_copy_mounts() {
     fs::create_dir(&plain).unwrap();
     write_tree(&plain);
     let pass = tmp.path().join("pass");
-    fs::write(&pass, format!("{PASSWORD}\n")).unwrap();
-    run(Command::new(require("gocryptfs"))
-        .args([
-            "-init",
-            "-reverse",
-            "-q",
-            "-nosyslog",
-            "-scryptn",
-            "10",
-            "-passfile",
-        ])
-        .arg(&pass)
-        .arg(&plain));
+    gocryptfs_init(&plain, &pass, &["-reverse"]);
     let state = tmp.path().join("state");
     let staging = tmp.path().join("staging");
     let dest = tmp.path().join("disk/vault");

@@ -234,6 +234,18 @@ pub fn run(cmd: &mut StdCommand) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `gocryptfs -init` of `dir` (cheap scrypt) with `extra` flags; writes the
+/// interop password to `passfile`.
+pub fn gocryptfs_init(dir: &Path, passfile: &Path, extra: &[&str]) {
+    fs::create_dir_all(dir).expect("mkdir");
+    fs::write(passfile, format!("{PASSWORD}\n")).expect("passfile");
+    run(StdCommand::new(require("gocryptfs"))
+        .args(["-init", "-q", "-nosyslog", "-scryptn", "10", "-passfile"])
+        .arg(passfile)
+        .args(extra)
+        .arg(dir));
+}
+
 /// A FUSE mount that is unmounted when dropped.
 pub struct Mount {
     pub point: PathBuf,
