@@ -14,6 +14,7 @@ pub mod at;
 pub mod create;
 pub mod decrypt;
 pub mod display;
+pub mod drill;
 pub mod encrypt;
 pub mod error;
 pub mod exclude;

@@ -387,14 +387,47 @@ impl Rclone {
         src: &Path,
         remote: &str,
         options: &SyncOptions,
+        on_stats: impl FnMut(&Stats),
+    ) -> Result<Stats, RcloneError> {
+        let mut cmd = self.command();
+        cmd.arg("sync").arg(src).arg(remote);
+        self.transfer(cmd, "rclone sync", remote, options, on_stats)
+    }
+
+    /// `rclone copy remote dest --files-from list`: the objects named in
+    /// `list` (one relative path a line), missing ones skipped silently.
+    pub fn copy_listed(
+        &self,
+        remote: &str,
+        dest: &Path,
+        list: &Path,
+        transfers: usize,
+        on_stats: impl FnMut(&Stats),
+    ) -> Result<Stats, RcloneError> {
+        let mut cmd = self.command();
+        cmd.arg("copy")
+            .arg(remote)
+            .arg(dest)
+            .arg("--files-from")
+            .arg(list)
+            .arg("--no-traverse");
+        let options = SyncOptions {
+            transfers,
+            ..SyncOptions::default()
+        };
+        self.transfer(cmd, "downloading from the remote", remote, &options, on_stats)
+    }
+
+    /// Runs a transfer command with JSON logging, reporting stats.
+    fn transfer(
+        &self,
+        mut cmd: Command,
+        action: &'static str,
+        remote: &str,
+        options: &SyncOptions,
         mut on_stats: impl FnMut(&Stats),
     ) -> Result<Stats, RcloneError> {
-        let action = "rclone sync";
-        let mut cmd = self.command();
-        cmd.arg("sync")
-            .arg(src)
-            .arg(remote)
-            .arg("--links")
+        cmd.arg("--links")
             .args(["--transfers", &options.transfers.max(1).to_string()])
             .args(["--use-json-log", "--log-level", "NOTICE"])
             .args(["--stats", "500ms", "--stats-log-level", "NOTICE"]);

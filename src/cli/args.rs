@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use vaultdrill::drill::sample::SampleSize;
 use vaultdrill::push::DeleteLimit;
 
 const EXIT_CODES: &str = "\
@@ -13,6 +14,15 @@ Exit codes (the same for every command that verifies):
   2  usage error
   3  could not unlock: wrong password or master key
   4  could not run: local I/O error, missing tool, unsupported vault feature";
+
+const DRILL_EXIT_CODES: &str = "\
+Exit codes:
+  0  passed: every step ran and proved what it should
+  1  damage found: missing, different or undecryptable objects, a missing config
+  2  usage error
+  3  the password or the master key was refused
+  4  could not run to the end (rclone, the network, no manifest, a local error):
+     never reported as passed";
 
 const PUSH_EXIT_CODES: &str = "\
 Exit codes:
@@ -185,6 +195,41 @@ Examples:
   vaultdrill push --reverse ~/Photos b2-backup:photo-bucket/photos --passfile ~/.photos-pass"
     )]
     Push(PushArgs),
+
+    /// Prove that the backup on a remote can be restored: audit every
+    /// object, download a sample, unlock it with the password and with only
+    /// the master key, compare with the manifest, and write a report.
+    #[command(after_help = DRILL_EXIT_CODES)]
+    #[command(
+        long_about = "A recovery drill: prove, with evidence, that the backup on REMOTE can be \
+restored today, with the password and with only the master key.
+
+Steps, mirrored by the report:
+  1. audit every object of the remote by listing it (sizes, and hashes where the remote keeps
+     them: MD5 on S3, SHA-1 on B2), against the manifest that `vaultdrill push` stored;
+  2. choose a sample (--sample 5%, 50 files, or 2GiB; --seed repeats a choice), always with a
+     zero-byte and the largest file that fits, and the config, diriv and .name files they need;
+  3. download it (rclone copy --files-from) into a private scratch folder and check each object's
+     ciphertext BLAKE3;
+  4. unlock the downloaded gocryptfs.conf with the password;
+  5. with only the master key, detect the flags, regenerate a config and unlock with it, as if
+     gocryptfs.conf were lost;
+  6. decrypt every sampled file and compare its BLAKE3, size and path with the manifest (catches
+     swapped files, cuts at a block boundary, zeroed blocks);
+  7. measure download and decryption speed and estimate a full restore.
+The scratch folder holds ciphertext only and is removed at the end (also on Ctrl-C) unless --keep.
+
+The report (Markdown, verdict on the first line) goes to the state directory unless --report \
+FILE; --json prints the outcome, --junit FILE writes a JUnit file for CI. Both unlock paths run \
+unless skipped explicitly (--no-password, --no-masterkey); the report then says what was not \
+proven.
+
+Examples:
+  vaultdrill drill b2-backup:photo-bucket/vault --passfile ~/.vault-pass --masterkey-file ~/masterkey.txt
+  vaultdrill drill photos --sample 2GiB            (a registered vault; see `vaultdrill vaults`)
+  vaultdrill drill /media/usb/vault --sample 100% --no-masterkey --junit drill.xml"
+    )]
+    Drill(DrillArgs),
 
     /// List the vaults of the registry, with their last push.
     #[command(
@@ -432,6 +477,83 @@ pub struct ManifestArgs {
 
     #[command(flatten)]
     pub unlock: UnlockArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DrillArgs {
+    /// The remote the vault was pushed to (`b2:bucket/vault`, a local
+    /// folder), or the name of a registered vault.
+    pub remote: String,
+
+    /// How much to download and decrypt: a share of the vault's bytes
+    /// (5%), a number of files (50) or a byte budget (2GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub sample: Option<SampleSize>,
+
+    /// Makes the sample reproducible (default: a new random choice).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Read the password from the first line of FILE.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["extpass", "no_password"])]
+    pub passfile: Option<PathBuf>,
+
+    /// Run CMD and use the first line it prints as the password.
+    #[arg(long, value_name = "CMD", conflicts_with = "no_password")]
+    pub extpass: Vec<String>,
+
+    /// The master key as gocryptfs printed it (8 groups of 8 hex digits),
+    /// for the unlock path that does without gocryptfs.conf.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_masterkey")]
+    pub masterkey_file: Option<PathBuf>,
+
+    /// Skip the password path (the report says it was not proven).
+    #[arg(long)]
+    pub no_password: bool,
+
+    /// Skip the master-key path (the report says it was not proven).
+    #[arg(long)]
+    pub no_masterkey: bool,
+
+    /// Compare with this plaintext manifest instead of the remote's own.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// Write the Markdown report here (default: in the state directory).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Also write a JUnit XML file (one test case per step).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print the outcome as JSON instead of the headline.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Where to make the scratch folder (default: the system temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
+
+    /// Keep the scratch folder (downloaded ciphertext) and say where.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// rclone's parallel transfers (default 4).
+    #[arg(long, value_name = "N")]
+    pub transfers: Option<usize>,
+
+    /// The rclone binary (default: `rclone` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub rclone: Option<PathBuf>,
+
+    /// rclone's config file (default: rclone's own default).
+    #[arg(long, value_name = "FILE")]
+    pub rclone_config: Option<PathBuf>,
+
+    /// Refuse configs whose scrypt cost needs more memory than this (MiB).
+    #[arg(long, value_name = "MiB", default_value_t = 4096)]
+    pub scrypt_max_memory: u64,
 }
 
 #[derive(Debug, Args)]

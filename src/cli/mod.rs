@@ -3,6 +3,7 @@
 
 mod args;
 mod cmd_decrypt;
+mod cmd_drill;
 mod cmd_encrypt;
 mod cmd_export;
 mod cmd_info;
@@ -63,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => cmd_manifest::run_verify(a, &cli),
         Command::Push(a) => cmd_push::run(a, &cli),
         Command::Vaults(a) => cmd_vaults::run(a, &cli),
+        Command::Drill(a) => cmd_drill::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

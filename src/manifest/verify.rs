@@ -93,7 +93,10 @@ pub fn verify_vault<R: BufRead>(
     let report = |p: Problem| problems.lock().unwrap_or_else(|e| e.into_inner()).push(p);
     let files = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
+    // Meta files are compared on the way to what is selected; entries
+    // only when selected themselves.
     let wanted = |path: &Path| options.selection.wants(path) != Want::No;
+    let selected = |path: &Path| options.selection.wants(path) == Want::Selected;
     let mut listed_meta: HashMap<String, Record> = HashMap::new();
     let mut found_meta: HashMap<String, Record> = HashMap::new();
     // Folders whose mtime moved since the manifest (or that are new): what
@@ -125,7 +128,7 @@ pub fn verify_vault<R: BufRead>(
             } else if order == Some(std::cmp::Ordering::Equal) {
                 *lookahead = manifest.next_record()?;
                 return Ok(Some(r));
-            } else if wanted(&r.plain_path()) && !is_manifest_path(&r.plain_path()) {
+            } else if selected(&r.plain_path()) && !is_manifest_path(&r.plain_path()) {
                 let path = r.plain_path();
                 let parent = path.parent().unwrap_or(Path::new(""));
                 let explained =

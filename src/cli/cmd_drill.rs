@@ -1,0 +1,278 @@
+//! `vaultdrill drill`: secrets and scratch in, reports out.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use vaultdrill::ExitStatus;
+use vaultdrill::drill::report;
+use vaultdrill::drill::run::{DrillOptions, drill};
+use vaultdrill::drill::sample::SampleSize;
+use vaultdrill::format::unlock::ScryptLimits;
+use vaultdrill::manifest::store;
+use vaultdrill::push::Remote;
+use vaultdrill::rclone::Rclone;
+use vaultdrill::registry::{self, Registry, RegistryError};
+use vaultdrill::secrets::{SecretSource, read_secret};
+use vaultdrill::vault::Secret;
+
+use super::UsageError;
+use super::args::{Cli, DrillArgs};
+use super::progress::{Bar, sink};
+
+/// The scratch folder to remove if the drill is interrupted.
+static SCRATCH: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn remove_scratch_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        if let Some(dir) = SCRATCH.lock().ok().and_then(|mut s| s.take()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            eprintln!("vaultdrill: interrupted; the scratch folder {} was removed", dir.display());
+        }
+        std::process::exit(130);
+    });
+}
+
+/// Fills what a registered vault's entry says and the command line does not.
+fn resolve(args: &DrillArgs, cli: &Cli) -> anyhow::Result<DrillArgs> {
+    let mut args = args.clone();
+    if matches!(Remote::parse(&args.remote), Remote::Rclone(_)) {
+        return Ok(args);
+    }
+    let path = cli.registry.clone().unwrap_or_else(registry::default_path);
+    if Path::new(&args.remote).exists() && !path.exists() {
+        return Ok(args);
+    }
+    let registry = Registry::load(&path).map_err(vaultdrill::Error::from)?;
+    if let Some((name, entry)) = registry
+        .resolve(Path::new(&args.remote))
+        .map_err(vaultdrill::Error::from)?
+    {
+        args.remote = entry.remote.clone().ok_or_else(|| {
+            vaultdrill::Error::from(RegistryError::NoRemote {
+                name: name.to_string(),
+                path: registry.path.clone(),
+            })
+        })?;
+        if args.passfile.is_none() && args.extpass.is_empty() && !args.no_password {
+            args.passfile = entry.passfile.clone();
+            args.extpass = entry.extpass.iter().cloned().collect();
+        }
+        if args.masterkey_file.is_none() && !args.no_masterkey {
+            args.masterkey_file = entry.masterkey_file.clone();
+        }
+        args.transfers = args.transfers.or(entry.transfers);
+        args.rclone_config = args.rclone_config.or_else(|| entry.rclone_config.clone());
+        if args.sample.is_none() {
+            args.sample = entry
+                .drill
+                .sample
+                .as_deref()
+                .and_then(|s| s.parse::<SampleSize>().ok());
+        }
+    }
+    Ok(args)
+}
+
+pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let args = resolve(args, cli)?;
+    let remote = Remote::parse(&args.remote);
+    if remote.has_inline_secret() {
+        return Err(vaultdrill::Error::from(vaultdrill::push::PushError::InlineSecret {
+            remote: args.remote.clone(),
+        })
+        .into());
+    }
+    if args.masterkey_file.is_none() && !args.no_masterkey {
+        return Err(UsageError::new(
+            format!(
+                "{}: the drill proves the master key too, and none was given",
+                args.remote
+            ),
+            "give --masterkey-file FILE (the key gocryptfs printed at -init, or the recovery \
+             sheet's), or --no-masterkey to skip that proof (the report will say so)",
+        )
+        .into());
+    }
+    let rclone = match remote {
+        Remote::Rclone(_) => Some(
+            Rclone::find(args.rclone.as_deref(), args.rclone_config.as_deref())
+                .map_err(vaultdrill::Error::from)?,
+        ),
+        Remote::Local(_) => None,
+    };
+    // Secrets: read once, never on a command line, wiped after use.
+    let password = if args.no_password {
+        None
+    } else {
+        let source = match (&args.passfile, args.extpass.is_empty()) {
+            (Some(file), _) => SecretSource::Passfile(file.clone()),
+            (None, false) => SecretSource::Extpass(args.extpass.clone()),
+            (None, true) => SecretSource::Interactive,
+        };
+        match read_secret(&source, &args.remote).map_err(vaultdrill::Error::from)? {
+            Secret::Password(p) => Some(p),
+            Secret::MasterKey(_) => None,
+        }
+    };
+    let master_key = match &args.masterkey_file {
+        None => None,
+        Some(file) => match read_secret(&SecretSource::MasterKeyFile(file.clone()), &args.remote)
+            .map_err(vaultdrill::Error::from)?
+        {
+            Secret::MasterKey(k) => Some(k),
+            Secret::Password(_) => None,
+        },
+    };
+
+    let parent = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
+    let scratch = tempfile::Builder::new()
+        .prefix("vaultdrill-drill-")
+        .tempdir_in(&parent)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the scratch folder: {e}", parent.display()))?;
+    if let Ok(mut slot) = SCRATCH.lock() {
+        *slot = Some(scratch.path().to_path_buf());
+    }
+    remove_scratch_on_interrupt();
+
+    let sample = args.sample.unwrap_or(SampleSize::Percent(5.0));
+    let seed = args.seed.unwrap_or_else(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        u64::from_le_bytes(b) >> 16
+    });
+    let transfers = args.transfers.unwrap_or(4);
+    let mut reproduce = vec![format!(
+        "vaultdrill drill {} --sample {} --seed {seed}{}{}{}",
+        shell_word(&args.remote),
+        sample.cli_form(),
+        match (&args.passfile, args.no_password) {
+            (_, true) => " --no-password".to_string(),
+            (Some(f), _) => format!(" --passfile {}", shell_word(&f.display().to_string())),
+            _ => String::new(),
+        },
+        match (&args.masterkey_file, args.no_masterkey) {
+            (_, true) => " --no-masterkey".to_string(),
+            (Some(f), _) => format!(" --masterkey-file {}", shell_word(&f.display().to_string())),
+            _ => String::new(),
+        },
+        args.rclone_config
+            .as_ref()
+            .map(|c| format!(" --rclone-config {}", shell_word(&c.display().to_string())))
+            .unwrap_or_default()
+    )];
+    if let Remote::Rclone(r) = &remote {
+        reproduce.push(format!("rclone lsjson -R --files-only {}", shell_word(r)));
+    }
+    let bar = Bar::unless_json(args.json, cli.quiet);
+    let options = DrillOptions {
+        remote: remote.clone(),
+        rclone: rclone.as_ref(),
+        master_key,
+        sample,
+        seed,
+        transfers,
+        scratch: scratch.path(),
+        manifest: args.manifest.clone(),
+        scrypt_limits: ScryptLimits {
+            max_memory: args.scrypt_max_memory.saturating_mul(1 << 20),
+            ..ScryptLimits::default()
+        },
+        progress: sink(&bar),
+        reproduce,
+    };
+    let outcome = drill(&options, password);
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    if let Ok(mut slot) = SCRATCH.lock() {
+        slot.take();
+    }
+    let kept = if args.keep {
+        Some(scratch.keep())
+    } else {
+        scratch
+            .close()
+            .map_err(|e| anyhow::anyhow!("removing the scratch folder: {e}"))?;
+        None
+    };
+
+    let report_path = match &args.report {
+        Some(p) => p.clone(),
+        None => {
+            let dir = store::state_dir().join("reports");
+            std::fs::create_dir_all(&dir)?;
+            dir.join(format!(
+                "drill-{}-{}.md",
+                outcome.started.replace([':', '-'], ""),
+                file_word(&outcome.remote)
+            ))
+        }
+    };
+    std::fs::write(&report_path, report::markdown(&outcome))
+        .map_err(|e| anyhow::anyhow!("{}: writing the report: {e}", report_path.display()))?;
+    if let Some(junit) = &args.junit {
+        std::fs::write(junit, report::junit(&outcome))
+            .map_err(|e| anyhow::anyhow!("{}: writing the JUnit file: {e}", junit.display()))?;
+    }
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &outcome)?;
+        writeln!(out)?;
+    } else {
+        for (step, f) in outcome.findings() {
+            eprintln!(
+                "vaultdrill: {} {}: {} [object: {}] (step: {})",
+                f.label,
+                f.path.as_deref().unwrap_or("-"),
+                f.cause,
+                f.object,
+                step.title
+            );
+        }
+        if !cli.quiet {
+            writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
+            for (i, step) in outcome.steps.iter().enumerate() {
+                writeln!(
+                    out,
+                    "  {}. {}: {}{}",
+                    i + 1,
+                    step.title,
+                    step.status.word(),
+                    if step.summary.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", step.summary)
+                    }
+                )?;
+            }
+            writeln!(out, "Report: {}", report_path.display())?;
+            if let Some(dir) = &kept {
+                writeln!(out, "Scratch kept (ciphertext only): {}", dir.display())?;
+            }
+        }
+    }
+    Ok(outcome.verdict)
+}
+
+/// A word safe to paste into a shell.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=,%".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// A remote as part of a file name.
+fn file_word(text: &str) -> String {
+    let word: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    word.trim_matches('_').chars().take(60).collect()
+}

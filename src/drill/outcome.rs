@@ -1,0 +1,177 @@
+//! What a drill found, as data: the verdict, the steps with their
+//! evidence, the findings by path, coverage and the restore estimate.
+//! Reports (Markdown, JSON, JUnit) are rendered from this and nothing else.
+
+use serde::Serialize;
+
+use crate::exit::ExitStatus;
+
+/// How a step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Passed,
+    /// It ran and found damage.
+    Failed,
+    /// It could not run (a tool, the network, a local error).
+    Error,
+    /// The password or master key was refused.
+    Refused,
+    /// Skipped on request; the report says what was then not proven.
+    Skipped,
+    /// Not reached: an earlier step stopped the drill.
+    NotRun,
+}
+
+impl StepStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "FAILED",
+            StepStatus::Error => "could not run",
+            StepStatus::Refused => "REFUSED",
+            StepStatus::Skipped => "skipped",
+            StepStatus::NotRun => "not run",
+        }
+    }
+}
+
+/// Which step (the report's numbering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Audit,
+    Sample,
+    Download,
+    UnlockPassword,
+    UnlockMasterKey,
+    Compare,
+    Estimate,
+}
+
+impl StepKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            StepKind::Audit => "Audit the remote without downloading",
+            StepKind::Sample => "Choose the sample",
+            StepKind::Download => "Download the sample",
+            StepKind::UnlockPassword => "Unlock with the password",
+            StepKind::UnlockMasterKey => "Unlock with only the master key (config regenerated)",
+            StepKind::Compare => "Decrypt and compare with the manifest",
+            StepKind::Estimate => "Measure and estimate a full restore",
+        }
+    }
+
+    /// The runbook section to follow when this step fails.
+    pub fn runbook(self) -> &'static str {
+        match self {
+            StepKind::Audit | StepKind::Download | StepKind::Compare => {
+                "runbooks/damaged-objects.md"
+            }
+            StepKind::UnlockPassword => "runbooks/forgotten-password.md",
+            StepKind::UnlockMasterKey => "runbooks/lost-config.md",
+            StepKind::Sample | StepKind::Estimate => "runbooks/monthly-drill.md",
+        }
+    }
+}
+
+/// One finding, about one path.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// "DAMAGED", "NOTE" or "FAILED".
+    pub label: &'static str,
+    /// The plaintext path when known (escaped for display).
+    pub path: Option<String>,
+    /// The object on the remote.
+    pub object: String,
+    pub cause: String,
+}
+
+/// One step of the drill.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub kind: StepKind,
+    pub title: &'static str,
+    pub status: StepStatus,
+    /// What was run, in words a person can repeat.
+    pub ran: String,
+    pub seconds: f64,
+    /// What it showed.
+    pub summary: String,
+    pub findings: Vec<Finding>,
+}
+
+impl Step {
+    pub fn new(kind: StepKind) -> Step {
+        Step {
+            kind,
+            title: kind.title(),
+            status: StepStatus::NotRun,
+            ran: String::new(),
+            seconds: 0.0,
+            summary: String::new(),
+            findings: Vec::new(),
+        }
+    }
+}
+
+/// How much of the vault this drill read.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Coverage {
+    pub files_total: u64,
+    pub bytes_total: u64,
+    pub files_sampled: u64,
+    pub bytes_downloaded: u64,
+    pub objects_audited: u64,
+}
+
+/// A full restore, estimated from what this drill measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Estimate {
+    pub download_mib_s: f64,
+    pub decrypt_mib_s: f64,
+    pub egress_bytes: u64,
+    pub restore_seconds: f64,
+    pub assumptions: String,
+}
+
+/// The whole drill.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub verdict: ExitStatus,
+    pub remote: String,
+    pub started: String,
+    pub tool: String,
+    pub seconds: f64,
+    pub scenario: String,
+    pub steps: Vec<Step>,
+    pub coverage: Coverage,
+    pub estimate: Option<Estimate>,
+    /// What was not proven (skipped unlock paths, steps not reached).
+    pub not_proven: Vec<String>,
+    /// Commands that repeat this drill.
+    pub reproduce: Vec<String>,
+}
+
+impl Outcome {
+    /// The verdict from the steps: damage outranks "could not run"; a
+    /// drill that did not run every step it was asked to is never passed.
+    pub fn conclude(&mut self) {
+        let any = |s: StepStatus| self.steps.iter().any(|step| step.status == s);
+        self.verdict = if any(StepStatus::Failed) {
+            ExitStatus::Damaged
+        } else if any(StepStatus::Refused) {
+            ExitStatus::Unlock
+        } else if any(StepStatus::Error) || any(StepStatus::NotRun) {
+            ExitStatus::CouldNotRun
+        } else {
+            ExitStatus::Verified
+        };
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = (&Step, &Finding)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.findings.iter().map(move |f| (s, f)))
+    }
+}

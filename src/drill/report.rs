@@ -1,0 +1,311 @@
+//! Reports rendered from a drill's [`Outcome`]: a runbook-style Markdown
+//! page (verdict on the first line, numbered steps, findings by path,
+//! coverage, the restore estimate, what to do, how to reproduce) and a
+//! JUnit file for CI systems. JSON is the outcome itself, serialized.
+
+use std::fmt::Write as _;
+
+use super::outcome::{Outcome, StepStatus};
+use crate::exit::ExitStatus;
+
+/// `text` as a Markdown code span, whatever backticks it holds.
+fn code(text: &str) -> String {
+    let run = text
+        .as_bytes()
+        .split(|&b| b != b'`')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(run + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// A table cell: no pipes or line breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn mib(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else if bytes >= 1 << 10 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn duration(seconds: f64) -> String {
+    if seconds >= 3600.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else if seconds >= 120.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{seconds:.1} s")
+    }
+}
+
+/// The first line: the verdict, in words.
+pub fn headline(o: &Outcome) -> String {
+    let remote = code(&o.remote);
+    let damaged = o.findings().filter(|(_, f)| f.label == "DAMAGED").count();
+    match o.verdict {
+        ExitStatus::Verified => format!("PASSED: the backup at {remote} can be restored"),
+        ExitStatus::Damaged => format!(
+            "FAILED: the backup at {remote} is damaged ({damaged} finding{})",
+            if damaged == 1 { "" } else { "s" }
+        ),
+        ExitStatus::Unlock => format!("FAILED: the backup at {remote} could not be unlocked"),
+        ExitStatus::CouldNotRun | ExitStatus::Usage => {
+            format!("NOT PROVEN: the drill of {remote} could not run to the end")
+        }
+    }
+}
+
+/// The Markdown report.
+pub fn markdown(o: &Outcome) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# {}\n", headline(o));
+    let _ = writeln!(
+        m,
+        "Drill of {} started {} by {}, {}. Exit code {}.\n",
+        code(&o.remote),
+        o.started,
+        o.tool,
+        duration(o.seconds),
+        o.verdict.code()
+    );
+    let _ = writeln!(m, "## Scenario\n\n{}\n", o.scenario);
+
+    let _ = writeln!(m, "## Steps\n");
+    for (i, step) in o.steps.iter().enumerate() {
+        let _ = writeln!(
+            m,
+            "{}. **{}**: {} ({})",
+            i + 1,
+            step.title,
+            step.status.word(),
+            duration(step.seconds)
+        );
+        if !step.ran.is_empty() {
+            let _ = writeln!(m, "   - Ran: {}", step.ran);
+        }
+        if !step.summary.is_empty() {
+            let _ = writeln!(m, "   - Showed: {}", step.summary);
+        }
+        if !step.findings.is_empty() {
+            let _ = writeln!(
+                m,
+                "   - {} finding(s), listed below.",
+                step.findings.len()
+            );
+        }
+    }
+    m.push('\n');
+
+    let _ = writeln!(m, "## Findings\n");
+    let findings: Vec<_> = o.findings().collect();
+    if findings.is_empty() {
+        let _ = writeln!(m, "None.\n");
+    } else {
+        let _ = writeln!(m, "| | path | object on the remote | cause | step |");
+        let _ = writeln!(m, "|---|---|---|---|---|");
+        for (step, f) in &findings {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} |",
+                f.label,
+                f.path.as_deref().map(code).unwrap_or_else(|| "-".into()),
+                code(&f.object),
+                cell(&f.cause),
+                step.title
+            );
+        }
+        m.push('\n');
+    }
+
+    let c = &o.coverage;
+    let _ = writeln!(m, "## Coverage\n");
+    let share = if c.files_total > 0 {
+        100.0 * c.files_sampled as f64 / c.files_total as f64
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        m,
+        "This drill decrypted {} of the vault's {} files ({share:.1} %), downloading {}; \
+         the listing audited {} objects (every object of the remote, by size and by hash where \
+         the remote keeps one).\n",
+        c.files_sampled,
+        c.files_total,
+        mib(c.bytes_downloaded),
+        c.objects_audited
+    );
+
+    if let Some(e) = &o.estimate {
+        let _ = writeln!(m, "## Restore estimate\n");
+        let _ = writeln!(
+            m,
+            "A full restore would download {} and take about {} \
+             (download {:.1} MiB/s, decryption {:.1} MiB/s as measured here). {}\n",
+            mib(e.egress_bytes),
+            duration(e.restore_seconds),
+            e.download_mib_s,
+            e.decrypt_mib_s,
+            e.assumptions
+        );
+    }
+
+    if !o.not_proven.is_empty() {
+        let _ = writeln!(m, "## Not proven by this drill\n");
+        for item in &o.not_proven {
+            let _ = writeln!(m, "- {item}");
+        }
+        m.push('\n');
+    }
+
+    let _ = writeln!(m, "## If this failed, do this\n");
+    let failed: Vec<_> = o
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.status,
+                StepStatus::Failed | StepStatus::Error | StepStatus::Refused
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        let _ = writeln!(
+            m,
+            "Nothing to do. Keep drilling: the next drill samples other files \
+             (runbooks/monthly-drill.md).\n"
+        );
+    } else {
+        for step in failed {
+            let _ = writeln!(
+                m,
+                "- {} {}: follow {}.",
+                step.title,
+                step.status.word(),
+                step.kind.runbook()
+            );
+        }
+        m.push('\n');
+    }
+
+    let _ = writeln!(m, "## Reproduce\n\n```sh");
+    for line in &o.reproduce {
+        let _ = writeln!(m, "{line}");
+    }
+    let _ = writeln!(m, "```");
+    m
+}
+
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JUnit XML file: one test case per step.
+pub fn junit(o: &Outcome) -> String {
+    let count = |s: StepStatus| o.steps.iter().filter(|x| x.status == s).count();
+    let failures = count(StepStatus::Failed) + count(StepStatus::Refused);
+    let errors = count(StepStatus::Error) + count(StepStatus::NotRun);
+    let skipped = count(StepStatus::Skipped);
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuite name=\"vaultdrill drill {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">",
+        xml(&o.remote),
+        o.steps.len(),
+        o.seconds,
+        xml(&o.started)
+    );
+    for (i, step) in o.steps.iter().enumerate() {
+        let _ = write!(
+            x,
+            "  <testcase classname=\"vaultdrill.drill\" name=\"{}. {}\" time=\"{:.3}\"",
+            i + 1,
+            xml(step.title),
+            step.seconds
+        );
+        let details = || {
+            let mut d = step.summary.clone();
+            for f in &step.findings {
+                let _ = write!(
+                    d,
+                    "\n{} {} [{}]: {}",
+                    f.label,
+                    f.path.as_deref().unwrap_or("-"),
+                    f.object,
+                    f.cause
+                );
+            }
+            xml(&d)
+        };
+        match step.status {
+            StepStatus::Passed => x.push_str("/>\n"),
+            StepStatus::Failed | StepStatus::Refused => {
+                let _ = writeln!(
+                    x,
+                    ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
+                    xml(&step.summary),
+                    details()
+                );
+            }
+            StepStatus::Error | StepStatus::NotRun => {
+                let _ = writeln!(
+                    x,
+                    ">\n    <error message=\"{}\">{}</error>\n  </testcase>",
+                    xml(step.status.word()),
+                    details()
+                );
+            }
+            StepStatus::Skipped => {
+                let _ = writeln!(
+                    x,
+                    ">\n    <skipped message=\"{}\"/>\n  </testcase>",
+                    xml(&step.summary)
+                );
+            }
+        }
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_survive_backticks() {
+        assert_eq!(code("a"), "`a`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn xml_escapes() {
+        assert_eq!(xml("<a & \"b\">\u{1}"), "&lt;a &amp; &quot;b&quot;&gt;?");
+    }
+}

@@ -1,0 +1,1124 @@
+//! A drill, step by step: fetch the config and the manifest from the
+//! remote, unlock with the password, audit the whole remote by listing,
+//! choose and download a sample, decrypt it and compare it with the
+//! manifest, prove the master key alone by regenerating a config, and
+//! estimate a full restore. Every step records what it ran and what it
+//! showed; a step that cannot run stops the drill and says so.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, BufReader, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use super::outcome::{Coverage, Estimate, Finding, Outcome, Step, StepKind, StepStatus};
+use super::sample::{self, Candidate, SampleSize};
+use crate::display::escape_path;
+use crate::encrypt::VaultDir;
+use crate::format::config::CONFIG_NAME;
+use crate::format::keys::{MasterKey, Password};
+use crate::format::unlock::ScryptLimits;
+use crate::manifest::build::MANIFEST_DIR;
+use crate::manifest::verify::{VerifyOptions, verify_vault};
+use crate::manifest::{ManifestReader, Record, store};
+use crate::problem::Problem;
+use crate::progress::Progress;
+use crate::push::{LINK_SUFFIX, Lister, Remote, key, pick_hash};
+use crate::rclone::Rclone;
+use crate::selection::Selection;
+use crate::vault::detect::{Hints, detect_layout};
+use crate::vault::{LockedVault, Secret, UnlockedVault, VaultError};
+
+pub struct DrillOptions<'a> {
+    pub remote: Remote,
+    /// Needed for rclone remotes.
+    pub rclone: Option<&'a Rclone>,
+    /// `None`: the master-key path is skipped (on request).
+    pub master_key: Option<MasterKey>,
+    pub sample: SampleSize,
+    pub seed: u64,
+    pub transfers: usize,
+    /// A new private folder the drill may fill; the caller removes it.
+    pub scratch: &'a Path,
+    /// A plaintext manifest to use instead of the remote's.
+    pub manifest: Option<PathBuf>,
+    pub scrypt_limits: ScryptLimits,
+    pub progress: &'a dyn Progress,
+    /// The command line that repeats this drill (no secrets).
+    pub reproduce: Vec<String>,
+}
+
+/// Where the step of `kind` is in the report's list.
+fn at(outcome: &mut Outcome, kind: StepKind) -> &mut Step {
+    let i = outcome
+        .steps
+        .iter()
+        .position(|s| s.kind == kind)
+        .unwrap_or(0);
+    &mut outcome.steps[i]
+}
+
+/// A running step: its time is measured until `end`.
+struct Timer(Instant);
+
+impl Timer {
+    fn start() -> Timer {
+        Timer(Instant::now())
+    }
+
+    fn end(self, step: &mut Step, status: StepStatus, summary: String) {
+        step.seconds = self.0.elapsed().as_secs_f64();
+        step.status = status;
+        step.summary = summary;
+    }
+}
+
+fn finding(label: &'static str, path: Option<&Path>, object: &str, cause: String) -> Finding {
+    Finding {
+        label,
+        path: path.map(escape_path),
+        object: object.to_string(),
+        cause,
+    }
+}
+
+fn from_problem(p: &Problem) -> Finding {
+    Finding {
+        label: p.kind.label(),
+        path: p.plain_path.as_deref().map(escape_path),
+        object: escape_path(&p.cipher_path),
+        cause: p.kind.to_string(),
+    }
+}
+
+/// A cipher path from a manifest, checked: relative, no `..`, no empty
+/// parts (a tampered manifest must not steer writes out of scratch).
+fn safe_relative(path: &str) -> Option<&Path> {
+    let p = Path::new(path);
+    let ok = !path.is_empty()
+        && p.components().all(|c| matches!(c, Component::Normal(_)))
+        && !path.contains("//");
+    ok.then_some(p)
+}
+
+/// Fetches objects from the remote into a local folder.
+enum Fetcher<'a> {
+    Local(&'a Path),
+    Rclone(&'a Rclone, String),
+}
+
+impl Fetcher<'_> {
+    /// Fetches the objects named (relative paths) into `dest`; missing
+    /// ones are skipped (the caller checks what arrived).
+    fn fetch(
+        &self,
+        names: &[&str],
+        dest: &Path,
+        scratch: &Path,
+        transfers: usize,
+        progress: &dyn Progress,
+    ) -> io::Result<()> {
+        match self {
+            Fetcher::Local(root) => {
+                for name in names {
+                    let Some(rel) = safe_relative(name) else {
+                        continue;
+                    };
+                    let from = root.join(rel);
+                    let to = dest.join(rel);
+                    let Ok(meta) = fs::symlink_metadata(&from) else {
+                        continue;
+                    };
+                    if !meta.is_file() {
+                        continue;
+                    }
+                    if let Some(parent) = to.parent() {
+                        fs::create_dir_all(parent)?;
+                    }
+                    let n = fs::copy(&from, &to)?;
+                    let mtime = filetime::FileTime::from_last_modification_time(&meta);
+                    filetime::set_file_mtime(&to, mtime)?;
+                    progress.add_bytes(n);
+                }
+                Ok(())
+            }
+            Fetcher::Rclone(rclone, remote) => {
+                let list = scratch.join("files-from.txt");
+                let mut out = File::create(&list)?;
+                for name in names.iter().filter(|n| safe_relative(n).is_some()) {
+                    writeln!(out, "{name}")?;
+                }
+                drop(out);
+                rclone
+                    .copy_listed(remote, dest, &list, transfers, |s| {
+                        progress.set_done(s.transfers, s.bytes)
+                    })
+                    .map(drop)
+                    .map_err(|e| io::Error::other(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The manifest, decrypted into scratch, with what the drill needs of it.
+struct Manifest {
+    path: PathBuf,
+    vault_id: String,
+    created: String,
+    total_files: u64,
+    total_bytes: u64,
+    candidates: Vec<Candidate>,
+    meta: Vec<Record>,
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader =
+        ManifestReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let header = reader.header().clone();
+    let mut candidates = Vec::new();
+    let mut meta = Vec::new();
+    while let Some(r) = reader
+        .next_record()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
+        match r.kind.as_str() {
+            "file" if r.damaged.is_none() => candidates.push(Candidate {
+                plain_path: r.plain_path(),
+                cipher_path: r.cipher_path.clone(),
+                cipher_size: r.cipher_size,
+                plain_size: r.size.unwrap_or(0),
+            }),
+            "config" | "diriv" | "sidecar" => meta.push(r),
+            _ => {}
+        }
+    }
+    let trailer = reader.finish().map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        vault_id: header.vault_id,
+        created: header.created,
+        total_files: trailer.files,
+        total_bytes: trailer.cipher_bytes,
+        candidates,
+        meta,
+    })
+}
+
+/// What a missing object means.
+fn consequence(kind: &str, plain: &Path) -> String {
+    let shown = escape_path(plain);
+    match kind {
+        "config" => "gocryptfs.conf is missing: the password alone cannot open the vault; the \
+                     master key (or a copy of the config) can"
+            .into(),
+        "diriv" => format!(
+            "the folder's gocryptfs.diriv is missing: the names in {} cannot be decrypted",
+            if shown.is_empty() { "the vault root".into() } else { shown }
+        ),
+        "sidecar" => "its .name file is missing: the long name cannot be decrypted".into(),
+        "symlink" => "missing on the remote: the symlink is lost".into(),
+        _ => "missing on the remote: this file cannot be restored from it".into(),
+    }
+}
+
+/// Runs a drill. Never fails as a whole: what could not run is a step
+/// that says so, and the verdict follows from the steps.
+/// `password`: `None` skips the password path (on request).
+pub fn drill(options: &DrillOptions<'_>, password: Option<Password>) -> Outcome {
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        verdict: crate::ExitStatus::CouldNotRun,
+        remote: options.remote.to_string(),
+        started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        tool: crate::create::creator(),
+        seconds: 0.0,
+        scenario: format!(
+            "Your disk died today and {} is all you have. This drill did what a restore does: it \
+             fetched the encrypted vault's config and manifest, audited every object of the \
+             remote by listing, downloaded a sample as a restore would, unlocked it with the \
+             password and with only the master key (as if gocryptfs.conf were lost), and \
+             compared every decrypted byte with the manifest made when the vault was pushed.",
+            options.remote
+        ),
+        steps: [
+            StepKind::Audit,
+            StepKind::Sample,
+            StepKind::Download,
+            StepKind::UnlockPassword,
+            StepKind::UnlockMasterKey,
+            StepKind::Compare,
+            StepKind::Estimate,
+        ]
+        .into_iter()
+        .map(Step::new)
+        .collect(),
+        coverage: Coverage::default(),
+        estimate: None,
+        not_proven: Vec::new(),
+        reproduce: options.reproduce.clone(),
+    };
+    run(&mut outcome, options, password);
+    for step in &outcome.steps {
+        if step.status == StepStatus::NotRun {
+            outcome
+                .not_proven
+                .push(format!("{} (not reached)", step.title));
+        }
+    }
+    outcome.seconds = started.elapsed().as_secs_f64();
+    outcome.conclude();
+    outcome
+}
+
+fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) {
+    let vault_dir = o.scratch.join("vault");
+    if let Err(e) = fs::create_dir_all(&vault_dir) {
+        let step = at(outcome, StepKind::Audit);
+        step.status = StepStatus::Error;
+        step.summary = format!("{}: cannot create the scratch folder: {e}", vault_dir.display());
+        return;
+    }
+    let fetcher = match &o.remote {
+        Remote::Local(path) => Fetcher::Local(path),
+        Remote::Rclone(text) => match o.rclone {
+            Some(rclone) => Fetcher::Rclone(rclone, text.clone()),
+            None => {
+                let step = at(outcome, StepKind::Audit);
+                step.status = StepStatus::Error;
+                step.summary = "rclone is needed for this remote".into();
+                return;
+            }
+        },
+    };
+    let lister = match &o.remote {
+        Remote::Local(path) => Lister::Local(path),
+        Remote::Rclone(text) => match o.rclone {
+            Some(rclone) => Lister::Rclone(rclone, text),
+            None => return,
+        },
+    };
+    o.progress.stage("fetching the config");
+
+    // The config and the root diriv: what any unlock needs first.
+    let t = Timer::start();
+    if let Err(e) = fetcher.fetch(
+        &[CONFIG_NAME, "gocryptfs.diriv"],
+        &vault_dir,
+        o.scratch,
+        o.transfers,
+        o.progress,
+    ) {
+        let step = at(outcome, StepKind::UnlockPassword);
+        t.end(step, StepStatus::Error, format!("fetching gocryptfs.conf failed: {e}"));
+        return;
+    }
+    let config_there = vault_dir.join(CONFIG_NAME).is_file();
+
+    // Step 4: the password, against the remote's config.
+    let mut unlocked: Option<(UnlockedVault, &'static str)> = None;
+    {
+        let step = at(outcome, StepKind::UnlockPassword);
+        step.ran = "unlocked the downloaded gocryptfs.conf with the password (scrypt, then the \
+                    key wrap's authentication)"
+            .into();
+        match password {
+            None => {
+                t.end(step, StepStatus::Skipped, "skipped on request (--no-password)".into());
+                outcome
+                    .not_proven
+                    .push("that the password opens the remote's gocryptfs.conf".into());
+            }
+            Some(_) if !config_there => {
+                step.findings.push(finding(
+                    "DAMAGED",
+                    None,
+                    CONFIG_NAME,
+                    consequence("config", Path::new("")),
+                ));
+                t.end(
+                    step,
+                    StepStatus::Failed,
+                    "gocryptfs.conf is not on the remote".into(),
+                );
+            }
+            Some(password) => match LockedVault::open(&vault_dir, None).and_then(|locked| {
+                let layout = locked.config().layout();
+                locked
+                    .master_key(Secret::Password(password), &o.scrypt_limits)
+                    .map(|(mk, _)| (layout, mk))
+            }) {
+                Ok((layout, mk)) => {
+                    unlocked = Some((
+                        UnlockedVault::new(vault_dir.clone(), layout, &mk),
+                        "the password",
+                    ));
+                    t.end(
+                        step,
+                        StepStatus::Passed,
+                        "the password opened the remote's gocryptfs.conf".into(),
+                    );
+                }
+                Err(e @ VaultError::Unlock { .. }) => {
+                    t.end(step, StepStatus::Refused, format!("{e}"));
+                }
+                Err(e) => {
+                    step.findings.push(finding(
+                        "DAMAGED",
+                        None,
+                        CONFIG_NAME,
+                        format!("the config cannot be used: {e}"),
+                    ));
+                    t.end(step, StepStatus::Failed, format!("{e}"));
+                }
+            },
+        }
+    }
+    // Without the password, the master key with the config's flags opens
+    // the manifest (the key itself is proven in step 5).
+    if unlocked.is_none() {
+        if let (Some(mk), true) = (&o.master_key, config_there) {
+            if let Ok(locked) = LockedVault::open(&vault_dir, None) {
+                unlocked = Some((
+                    UnlockedVault::new(vault_dir.clone(), locked.config().layout(), mk),
+                    "the master key",
+                ));
+            }
+        }
+    }
+
+    // The manifest: --manifest, else the remote's, else the local copy.
+    o.progress.stage("fetching the manifest");
+    let manifest_path = o.scratch.join("manifest.jsonl");
+    let mut manifest_note = String::new();
+    let manifest_source: Option<PathBuf> = if let Some(given) = &o.manifest {
+        manifest_note = format!("the manifest given with --manifest ({})", given.display());
+        Some(given.clone())
+    } else if let Some((vault, _)) = &unlocked {
+        match fetch_remote_manifest(vault, &fetcher, o, &manifest_path) {
+            Ok(true) => {
+                manifest_note = "the remote's own manifest (.vaultdrill/manifest.jsonl)".into();
+                Some(manifest_path.clone())
+            }
+            Ok(false) | Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let manifest_source = manifest_source.or_else(|| {
+        let id = unlocked
+            .as_ref()
+            .map(|(v, _)| v.vault_id().to_string())
+            .or_else(|| o.master_key.as_ref().map(MasterKey::vault_id))?;
+        let copy = store::local_copy(&id)?;
+        manifest_note = format!(
+            "the local copy of the newest manifest ({}); the remote's could not be read",
+            copy.display()
+        );
+        Some(copy)
+    });
+    let manifest = match manifest_source.as_deref().map(read_manifest) {
+        Some(Ok(m)) => m,
+        other => {
+            let step = at(outcome, StepKind::Audit);
+            step.status = StepStatus::Error;
+            step.summary = match other {
+                Some(Err(e)) => format!("the manifest cannot be read: {e}"),
+                _ => "no manifest: the remote has none that could be read, and there is no local \
+                      copy; push with `vaultdrill push` first, or give one with --manifest"
+                    .into(),
+            };
+            return;
+        }
+    };
+    if let Some((vault, _)) = &unlocked {
+        if vault.vault_id() != manifest.vault_id {
+            let step = at(outcome, StepKind::Audit);
+            step.status = StepStatus::Error;
+            step.summary = format!(
+                "{manifest_note} belongs to another vault (id {}, this vault is {})",
+                manifest.vault_id,
+                vault.vault_id()
+            );
+            return;
+        }
+    }
+    let manifest_note = format!("{manifest_note}, made {}", manifest.created);
+    outcome.coverage.files_total = manifest.total_files;
+    outcome.coverage.bytes_total = manifest.total_bytes;
+
+    // Step 1: audit every object by listing.
+    let manifest_dir = unlocked.as_ref().and_then(|(vault, _)| {
+        VaultDir::open(vault, Path::new(""))
+            .ok()?
+            .cipher_name(vault, MANIFEST_DIR.as_ref())
+            .ok()
+            .map(|n| n.to_string_lossy().into_owned())
+    });
+    audit(
+        outcome,
+        o,
+        &lister,
+        &manifest,
+        &manifest_note,
+        manifest_dir.as_deref(),
+    );
+    if at(outcome, StepKind::Audit).status == StepStatus::Error {
+        return;
+    }
+
+    // Step 2: the sample.
+    let t = Timer::start();
+    let chosen = sample::build(&manifest.candidates, &manifest.meta, o.sample, o.seed);
+    {
+        let step = at(outcome, StepKind::Sample);
+        step.ran = format!(
+            "chose by --sample {} --seed {}",
+            o.sample.cli_form(),
+            o.seed
+        );
+        let dirivs = chosen
+            .objects
+            .iter()
+            .filter(|x| x.plain_path.is_none() && x.cipher_path.ends_with("gocryptfs.diriv"))
+            .count();
+        let sidecars = chosen
+            .objects
+            .iter()
+            .filter(|x| x.cipher_path.ends_with(".name"))
+            .count();
+        t.end(
+            step,
+            StepStatus::Passed,
+            format!(
+                "{} of {} files ({} of ciphertext{}{}), with the config, {dirivs} diriv and \
+                 {sidecars} .name files they need: {} objects",
+                chosen.files.len(),
+                manifest.candidates.len(),
+                human(chosen.file_bytes),
+                if chosen.empty_included {
+                    "; an empty file"
+                } else {
+                    ""
+                },
+                chosen
+                    .largest
+                    .as_ref()
+                    .map(|(p, n)| format!("; the largest, {}, {}", escape_path(p), human(*n)))
+                    .unwrap_or_default(),
+                chosen.objects.len()
+            ),
+        );
+    }
+    outcome.coverage.files_sampled = chosen.files.len() as u64;
+
+    // Step 3: download, and check each object's ciphertext hash.
+    o.progress.stage("downloading the sample");
+    o.progress.set_total(chosen.objects.len() as u64, chosen.download_bytes);
+    let t = Timer::start();
+    let names: Vec<&str> = chosen.objects.iter().map(|x| x.cipher_path.as_str()).collect();
+    let fetched = fetcher.fetch(&names, &vault_dir, o.scratch, o.transfers, o.progress);
+    let download_seconds = t.0.elapsed().as_secs_f64();
+    let download_rate;
+    {
+        let wanted: HashSet<&str> = names.iter().copied().collect();
+        let cipher_hashes = sample_hashes(&manifest.path, &wanted);
+        let step = at(outcome, StepKind::Download);
+        step.ran = match &o.remote {
+            Remote::Local(p) => format!("copied {} objects from {}", names.len(), p.display()),
+            Remote::Rclone(r) => format!(
+                "rclone copy {r} SCRATCH --files-from LIST --no-traverse --transfers {} ({} objects)",
+                o.transfers,
+                names.len()
+            ),
+        };
+        if let Err(e) = fetched {
+            t.end(step, StepStatus::Error, format!("the download failed: {e}"));
+            return;
+        }
+        let mut downloaded = 0u64;
+        let mut not_arrived = Vec::new();
+        for object in &chosen.objects {
+            let path = vault_dir.join(&object.cipher_path);
+            let Ok(bytes) = fs::read(&path) else {
+                not_arrived.push(object.cipher_path.clone());
+                continue;
+            };
+            downloaded += bytes.len() as u64;
+            if let Some(want) = cipher_hashes.get(&object.cipher_path) {
+                let got = blake3::hash(&bytes).to_hex().to_string();
+                if got != *want {
+                    step.findings.push(finding(
+                        "DAMAGED",
+                        object.plain_path.as_deref(),
+                        &object.cipher_path,
+                        format!("the downloaded object's BLAKE3 is {got}, the manifest says {want}"),
+                    ));
+                }
+            }
+        }
+        outcome.coverage.bytes_downloaded = downloaded;
+        let missing_known = audit_missing(outcome);
+        let unexplained: Vec<String> = not_arrived
+            .into_iter()
+            .filter(|n| !missing_known.contains(n))
+            .collect();
+        let step = at(outcome, StepKind::Download);
+        if !unexplained.is_empty() {
+            for n in &unexplained {
+                step.findings.push(finding(
+                    "FAILED",
+                    None,
+                    n,
+                    "listed on the remote, but the download did not bring it".into(),
+                ));
+            }
+            t.end(
+                step,
+                StepStatus::Error,
+                format!("{} object(s) did not arrive", unexplained.len()),
+            );
+            return;
+        }
+        let damaged = step.findings.len();
+        t.end(
+            step,
+            if damaged > 0 {
+                StepStatus::Failed
+            } else {
+                StepStatus::Passed
+            },
+            format!(
+                "{} in {download_seconds:.1} s; {}",
+                human(downloaded),
+                if damaged > 0 {
+                    format!("{damaged} object(s) differ from the manifest")
+                } else {
+                    "every object's BLAKE3 as in the manifest".into()
+                }
+            ),
+        );
+        download_rate = rate(downloaded, download_seconds);
+    }
+
+    // Step 6: decrypt the sample and compare, with the first unlock.
+    let selection = match Selection::parse(&chosen.files) {
+        Ok(s) => s,
+        Err(_) => Selection::all(),
+    };
+    let mut compare_problems: HashSet<String> = HashSet::new();
+    let mut decrypt_rate = 0.0;
+    match &unlocked {
+        Some((vault, how)) => {
+            o.progress.stage("decrypting and comparing");
+            let t = Timer::start();
+            let result = verify_sample(vault, &manifest.path, &selection, o.progress);
+            let step = at(outcome, StepKind::Compare);
+            step.ran = format!(
+                "decrypted every sampled file (unlocked with {how}) and compared its plaintext \
+                 BLAKE3, size and path with the manifest"
+            );
+            match result {
+                Ok(summary) => {
+                    decrypt_rate = rate(summary.bytes, t.0.elapsed().as_secs_f64());
+                    for p in &summary.problems {
+                        compare_problems.insert(escape_path(&p.cipher_path));
+                        step.findings.push(from_problem(p));
+                    }
+                    let damaged = summary
+                        .problems
+                        .iter()
+                        .filter(|p| p.status() == crate::ExitStatus::Damaged)
+                        .count();
+                    t.end(
+                        step,
+                        if damaged > 0 {
+                            StepStatus::Failed
+                        } else {
+                            StepStatus::Passed
+                        },
+                        format!(
+                            "{} files, {} of plaintext: {}",
+                            summary.files,
+                            human(summary.bytes),
+                            if damaged > 0 {
+                                format!("{damaged} damaged")
+                            } else {
+                                "every block authenticated, every hash as in the manifest".into()
+                            }
+                        ),
+                    );
+                }
+                Err(e) => t.end(step, StepStatus::Error, e),
+            }
+        }
+        None => {
+            let step = at(outcome, StepKind::Compare);
+            step.ran = "decrypting with the master key alone (step 5)".into();
+        }
+    }
+
+    // Step 5: only the master key: regenerate a config and decrypt again.
+    let mk_rate = master_key_path(outcome, o, &vault_dir, &manifest, &selection, &compare_problems);
+    if at(outcome, StepKind::Compare).status == StepStatus::NotRun {
+        // The master key path decrypted and compared for it.
+        let mk = at(outcome, StepKind::UnlockMasterKey).clone();
+        let step = at(outcome, StepKind::Compare);
+        step.status = match mk.status {
+            StepStatus::Passed => StepStatus::Passed,
+            StepStatus::Failed => StepStatus::Failed,
+            _ => StepStatus::NotRun,
+        };
+        step.summary = mk.summary.clone();
+    }
+    if decrypt_rate == 0.0 {
+        decrypt_rate = mk_rate;
+    }
+
+    // Step 7: measure and estimate.
+    let step = at(outcome, StepKind::Estimate);
+    if download_rate > 0.0 && decrypt_rate > 0.0 {
+        let total = manifest.total_bytes;
+        let seconds = total as f64 / (download_rate * 1048576.0)
+            + total as f64 / (decrypt_rate * 1048576.0);
+        step.status = StepStatus::Passed;
+        step.summary = format!(
+            "download {download_rate:.1} MiB/s, decryption {decrypt_rate:.1} MiB/s: a full \
+             restore of {} needs about {}",
+            human(total),
+            if seconds > 120.0 {
+                format!("{:.0} min", seconds / 60.0)
+            } else {
+                format!("{seconds:.0} s")
+            }
+        );
+        outcome.estimate = Some(Estimate {
+            download_mib_s: download_rate,
+            decrypt_mib_s: decrypt_rate,
+            egress_bytes: total,
+            restore_seconds: seconds,
+            assumptions: format!(
+                "Assumes the whole vault downloads at this drill's rate with --transfers {} \
+                 (larger downloads are often faster per byte), decryption on this machine, and \
+                 that the download and the decryption do not overlap. Egress fees are not \
+                 included.",
+                o.transfers
+            ),
+        });
+    } else {
+        step.status = StepStatus::Passed;
+        step.summary = "too little was downloaded or decrypted to measure".into();
+    }
+}
+
+fn human(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else if bytes >= 1 << 10 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn rate(bytes: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        bytes as f64 / 1048576.0 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Downloads the remote's manifest folder and decrypts its current
+/// manifest to `out`. `Ok(false)`: the remote has none.
+fn fetch_remote_manifest(
+    vault: &UnlockedVault,
+    fetcher: &Fetcher<'_>,
+    o: &DrillOptions<'_>,
+    out: &Path,
+) -> Result<bool, String> {
+    let root = VaultDir::open(vault, Path::new("")).map_err(|k| k.to_string())?;
+    let dir = root
+        .cipher_name(vault, MANIFEST_DIR.as_ref())
+        .map_err(|k| k.to_string())?;
+    let dir = dir.to_string_lossy().into_owned();
+    // The folder's diriv and the current manifest's stored name.
+    let diriv = format!("{dir}/gocryptfs.diriv");
+    fetcher
+        .fetch(&[&diriv], vault.root(), o.scratch, o.transfers, o.progress)
+        .map_err(|e| e.to_string())?;
+    if !vault.root().join(&diriv).is_file() {
+        return Ok(false);
+    }
+    let mdir = VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| k.to_string())?;
+    let current = mdir
+        .cipher_name(vault, store::CURRENT.as_ref())
+        .map_err(|k| k.to_string())?;
+    let current = format!("{dir}/{}", current.to_string_lossy());
+    fetcher
+        .fetch(&[&current], vault.root(), o.scratch, o.transfers, o.progress)
+        .map_err(|e| e.to_string())?;
+    let Some(mut reader) = store::open_current(vault).map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    // Copy out the plaintext (the drill reads it several times).
+    let mut file = File::create(out).map_err(|e| e.to_string())?;
+    let header = reader.header().clone();
+    let mut writer =
+        crate::manifest::ManifestWriter::new(&mut file, &header).map_err(|e| e.to_string())?;
+    while let Some(r) = reader.next_record().map_err(|e| e.to_string())? {
+        writer.record(&r).map_err(|e| e.to_string())?;
+    }
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// Cipher path -> ciphertext BLAKE3 of the `wanted` objects (a second
+/// pass over the manifest, holding only the sample's hashes).
+fn sample_hashes(manifest: &Path, wanted: &HashSet<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Ok(file) = File::open(manifest) else {
+        return out;
+    };
+    let Ok(mut reader) = ManifestReader::new(BufReader::new(file)) else {
+        return out;
+    };
+    while let Ok(Some(r)) = reader.next_record() {
+        if wanted.contains(r.cipher_path.as_str()) {
+            if let Some(h) = r.cipher_blake3 {
+                out.insert(r.cipher_path, h);
+            }
+        }
+    }
+    out
+}
+
+/// Objects the audit found missing (their names).
+fn audit_missing(outcome: &Outcome) -> HashSet<String> {
+    outcome
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::Audit)
+        .flat_map(|s| s.findings.iter())
+        .filter(|f| f.cause.starts_with("missing") || f.cause.contains("is missing"))
+        .map(|f| f.object.clone())
+        .collect()
+}
+
+/// Step 1: lists the remote (with the hash it keeps) and compares every
+/// object with the manifest: missing, wrong size, wrong hash, unexpected.
+fn audit(
+    outcome: &mut Outcome,
+    o: &DrillOptions<'_>,
+    lister: &Lister<'_>,
+    manifest: &Manifest,
+    manifest_note: &str,
+    manifest_dir: Option<&str>,
+) {
+    o.progress.stage("auditing the remote");
+    let t = Timer::start();
+    let links = matches!(o.remote, Remote::Rclone(_));
+    let hash = match (&o.remote, o.rclone) {
+        (Remote::Rclone(_), Some(rclone)) => o
+            .remote
+            .root()
+            .and_then(|root| rclone.features(root).ok())
+            .and_then(|f| pick_hash(&f.hashes)),
+        _ => None,
+    };
+    // Expected objects: key -> (size, hash, seen).
+    struct Want {
+        size: u64,
+        hash: Option<String>,
+        seen: bool,
+    }
+    let object_name = |r: &Record| {
+        let mut name = r.cipher_path.clone();
+        if links && r.kind == "symlink" {
+            name.push_str(LINK_SUFFIX);
+        }
+        name
+    };
+    let mut expected: HashMap<u128, Want> = HashMap::new();
+    let read = |each: &mut dyn FnMut(Record)| -> Result<(), String> {
+        let file = File::open(&manifest.path).map_err(|e| e.to_string())?;
+        let mut reader = ManifestReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
+        while let Some(r) = reader.next_record().map_err(|e| e.to_string())? {
+            if r.kind != "dir" {
+                each(r);
+            }
+        }
+        Ok(())
+    };
+    let filled = read(&mut |r: Record| {
+        let hash_value = match hash {
+            Some("blake3") => r.cipher_blake3.clone(),
+            Some("sha1") => r.cipher_sha1.clone(),
+            Some("md5") => r.cipher_md5.clone(),
+            _ => None,
+        };
+        expected.insert(
+            key(object_name(&r).as_bytes()),
+            Want {
+                size: r.cipher_size,
+                hash: hash_value,
+                seen: false,
+            },
+        );
+    });
+    let step = at(outcome, StepKind::Audit);
+    step.ran = format!(
+        "{} and compared every object with {manifest_note}",
+        match &o.remote {
+            Remote::Local(p) => format!("listed every file under {}", p.display()),
+            Remote::Rclone(r) => format!(
+                "rclone lsjson -R --files-only{} {r}",
+                hash.map(|h| format!(" --hash --hash-type {h}"))
+                    .unwrap_or_default()
+            ),
+        }
+    );
+    if let Err(e) = filled {
+        t.end(step, StepStatus::Error, format!("the manifest cannot be read: {e}"));
+        return;
+    }
+    let mut findings = Vec::new();
+    let (mut listed, mut hashed) = (0u64, 0u64);
+    let prefix = manifest_dir.map(|d| format!("{d}/"));
+    let listing = lister.list(hash, &mut |object| {
+        listed += 1;
+        if prefix.as_deref().is_some_and(|p| object.path.starts_with(p)) {
+            return;
+        }
+        let Some(want) = expected.get_mut(&key(object.path.as_bytes())) else {
+            findings.push(finding(
+                "NOTE",
+                None,
+                &object.path,
+                "on the remote but not in the manifest (an object another program wrote?)".into(),
+            ));
+            return;
+        };
+        want.seen = true;
+        if object.size >= 0 && object.size as u64 != want.size {
+            findings.push(finding(
+                "DAMAGED",
+                None,
+                &object.path,
+                format!(
+                    "{} bytes on the remote, {} in the manifest",
+                    object.size, want.size
+                ),
+            ));
+        } else if let (Some(theirs), Some(ours)) = (&object.hash, &want.hash) {
+            hashed += 1;
+            if !theirs.eq_ignore_ascii_case(ours) {
+                findings.push(finding(
+                    "DAMAGED",
+                    None,
+                    &object.path,
+                    format!(
+                        "{} {theirs} on the remote, {ours} in the manifest",
+                        hash.unwrap_or("hash")
+                    ),
+                ));
+            }
+        }
+    });
+    if let Err(e) = listing {
+        let step = at(outcome, StepKind::Audit);
+        t.end(step, StepStatus::Error, format!("listing the remote failed: {e}"));
+        return;
+    }
+    // Missing objects, named with what their loss means.
+    let missing: HashSet<u128> = expected
+        .iter()
+        .filter(|(_, w)| !w.seen)
+        .map(|(k, _)| *k)
+        .collect();
+    if !missing.is_empty() {
+        let _ = read(&mut |r: Record| {
+            let name = object_name(&r);
+            if missing.contains(&key(name.as_bytes())) {
+                let plain = r.plain_path();
+                let shown = matches!(r.kind.as_str(), "file" | "symlink" | "sidecar")
+                    .then_some(plain.as_path());
+                findings.push(finding("DAMAGED", shown, &name, consequence(&r.kind, &plain)));
+            }
+        });
+    }
+    let damaged = findings.iter().filter(|f| f.label == "DAMAGED").count();
+    let notes = findings.len() - damaged;
+    outcome.coverage.objects_audited = listed;
+    let step = at(outcome, StepKind::Audit);
+    step.findings = findings;
+    t.end(
+        step,
+        if damaged > 0 {
+            StepStatus::Failed
+        } else {
+            StepStatus::Passed
+        },
+        format!(
+            "{listed} objects listed; {}{}{}",
+            if damaged > 0 {
+                format!("{damaged} missing or different")
+            } else {
+                "every object of the manifest present with its size".into()
+            },
+            match hash {
+                Some(h) => format!(", {hashed} checked by {h} without downloading"),
+                None => ", sizes only (this remote keeps no hash the manifest has)".into(),
+            },
+            if notes > 0 {
+                format!(", {notes} unexpected")
+            } else {
+                ", nothing unexpected".into()
+            }
+        ),
+    );
+}
+
+/// Decrypts the sampled files of `vault` and compares them with the
+/// manifest at `manifest`.
+fn verify_sample(
+    vault: &UnlockedVault,
+    manifest: &Path,
+    selection: &Selection,
+    progress: &dyn Progress,
+) -> Result<crate::manifest::verify::VerifySummary, String> {
+    let file = File::open(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let reader = ManifestReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
+    verify_vault(
+        vault,
+        reader,
+        &VerifyOptions {
+            selection,
+            progress,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Step 5: detects the flags from the downloaded ciphertext with the
+/// master key alone, regenerates a config under a throwaway password,
+/// unlocks with it and decrypts the sample again. Returns the decryption
+/// rate when it ran.
+fn master_key_path(
+    outcome: &mut Outcome,
+    o: &DrillOptions<'_>,
+    vault_dir: &Path,
+    manifest: &Manifest,
+    selection: &Selection,
+    seen: &HashSet<String>,
+) -> f64 {
+    let Some(mk) = &o.master_key else {
+        let step = at(outcome, StepKind::UnlockMasterKey);
+        step.status = StepStatus::Skipped;
+        step.summary = "skipped on request (--no-masterkey)".into();
+        outcome.not_proven.push(
+            "that the master key alone, without gocryptfs.conf, restores the vault".into(),
+        );
+        return 0.0;
+    };
+    o.progress.stage("proving the master key");
+    let t = Timer::start();
+    let regen = o.scratch.join("regenerated");
+    let attempt = (|| -> Result<(UnlockedVault, String), (StepStatus, String)> {
+        let detection = detect_layout(vault_dir, mk, &Hints::default()).map_err(|e| {
+            let status = if e.status() == crate::ExitStatus::Unlock {
+                StepStatus::Refused
+            } else {
+                StepStatus::Error
+            };
+            (status, e.to_string())
+        })?;
+        let flags = detection
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.what, f.value))
+            .collect::<Vec<_>>()
+            .join(", ");
+        fs::create_dir_all(&regen).map_err(|e| (StepStatus::Error, e.to_string()))?;
+        let mut random = [0u8; 24];
+        getrandom::fill(&mut random).map_err(|e| (StepStatus::Error, e.to_string()))?;
+        let throwaway = Password::new(zeroize::Zeroizing::new(
+            crate::manifest::hex(&random).into_bytes(),
+        ))
+        .ok_or((StepStatus::Error, "no throwaway password".to_string()))?;
+        let (config, _) = crate::create::regenerate_config(
+            &regen,
+            false,
+            &detection.layout,
+            mk,
+            &throwaway,
+            10,
+        )
+        .map_err(|e| (StepStatus::Error, e.to_string()))?;
+        let locked = LockedVault::open(vault_dir, Some(&config))
+            .map_err(|e| (StepStatus::Error, e.to_string()))?;
+        let layout = locked.config().layout();
+        let (key, _) = locked
+            .master_key(Secret::Password(throwaway), &o.scrypt_limits)
+            .map_err(|e| (StepStatus::Error, e.to_string()))?;
+        Ok((UnlockedVault::new(vault_dir.to_path_buf(), layout, &key), flags))
+    })();
+    let (vault, flags) = match attempt {
+        Ok(v) => v,
+        Err((status, why)) => {
+            let step = at(outcome, StepKind::UnlockMasterKey);
+            step.ran = "detected the vault's flags from the downloaded ciphertext with the master key (as `vaultdrill regen-config` does)"
+                .into();
+            t.end(step, status, why);
+            return 0.0;
+        }
+    };
+    let decrypt = Instant::now();
+    let result = verify_sample(&vault, &manifest.path, selection, o.progress);
+    let decrypt_seconds = decrypt.elapsed().as_secs_f64();
+    let step = at(outcome, StepKind::UnlockMasterKey);
+    step.ran = "detected the vault's flags from the downloaded ciphertext with the master key (as `vaultdrill regen-config` does), wrote a new gocryptfs.conf under a throwaway password in scratch, unlocked with it and decrypted the sample again"
+        .into();
+    match result {
+        Ok(summary) => {
+            let new: Vec<&Problem> = summary
+                .problems
+                .iter()
+                .filter(|p| !seen.contains(&escape_path(&p.cipher_path)))
+                .collect();
+            let damaged = summary
+                .problems
+                .iter()
+                .filter(|p| p.status() == crate::ExitStatus::Damaged)
+                .count();
+            for p in &new {
+                step.findings.push(from_problem(p));
+            }
+            t.end(
+                step,
+                if damaged > 0 {
+                    StepStatus::Failed
+                } else {
+                    StepStatus::Passed
+                },
+                format!(
+                    "flags found: {flags}; the regenerated config decrypted {} files ({}){}",
+                    summary.files,
+                    human(summary.bytes),
+                    if damaged > 0 {
+                        format!(", {damaged} damaged")
+                    } else {
+                        ", every hash as in the manifest".into()
+                    }
+                ),
+            );
+            rate(summary.bytes, decrypt_seconds)
+        }
+        Err(e) => {
+            t.end(step, StepStatus::Error, e);
+            0.0
+        }
+    }
+}
