@@ -108,8 +108,11 @@ impl RcloneError {
 /// An object in a remote listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteObject {
-    /// Relative to the listed root, `/`-separated.
+    /// Relative to the listed root, `/`-separated (lossy for names that
+    /// are not UTF-8: for display).
     pub path: String,
+    /// The exact bytes of the path, for comparisons.
+    pub raw: Vec<u8>,
     /// -1 when the remote does not know.
     pub size: i64,
     /// The requested hash, when the remote has it for this object.
@@ -323,6 +326,7 @@ impl Rclone {
                 }
                 match serde_json::from_str::<ListItem>(line) {
                     Ok(item) => each(RemoteObject {
+                        raw: item.path.as_bytes().to_vec(),
                         path: item.path,
                         size: item.size,
                         hash: hash.and_then(|h| item.hashes.get(h).cloned()),
@@ -415,7 +419,13 @@ impl Rclone {
             transfers,
             ..SyncOptions::default()
         };
-        self.transfer(cmd, "downloading from the remote", remote, &options, on_stats)
+        self.transfer(
+            cmd,
+            "downloading from the remote",
+            remote,
+            &options,
+            on_stats,
+        )
     }
 
     /// Runs a transfer command with JSON logging, reporting stats.

@@ -328,6 +328,17 @@ fn verify_finds_what_gocryptfs_cannot() {
     assert_eq!(one.problems().len(), 1, "{:#?}", one.problems());
     // A deletion moves the folder's mtime: a note, not damage.
     fs::remove_file(cipher_path_of(&vault, "deep/a/b/c/d/e/leaf.txt")).unwrap();
+    // A nested path: the folders on the way are not "missing".
+    let nested = verify(&state, &vault, &["--path", "deep/a/b"]);
+    assert_eq!(nested.code, 0, "{} {:#?}", nested.stderr, nested.problems());
+    assert!(
+        nested
+            .problems()
+            .iter()
+            .all(|p| p.starts_with("NOTE deep/a/b/")),
+        "{:#?}",
+        nested.problems()
+    );
     let other = verify(&state, &vault, &["--path", "deep"]);
     assert_eq!(other.code, 0, "{}", other.stderr);
     let notes = other.problems();
@@ -397,5 +408,29 @@ fn verify_without_a_manifest_or_with_a_bad_file() {
         run.stderr.contains("/nonexistent/m.jsonl"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_refresh_after_a_deletion_records_the_roots_new_mtime() {
+    // Otherwise a later loss in the root would pass for that deletion.
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    manifest(&state, &vault, &[]);
+    // Something created and deleted in the root: the entries are the same,
+    // the root's mtime is not.
+    fs::write(vault.join("scratch-file"), b"x").unwrap();
+    fs::remove_file(vault.join("scratch-file")).unwrap();
+    let refreshed = manifest(&state, &vault, &[]);
+    assert_eq!(refreshed["stored"], "replaced", "{refreshed}");
+    // Now a file lost without the root's mtime moving is damage.
+    let lost = cipher_path_of(&vault, "script.sh");
+    keep_mtime(&vault, |_| fs::remove_file(lost).unwrap());
+    let run = verify(&state, &vault, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.problems()[0].starts_with("DAMAGED script.sh: listed in the manifest but missing"),
+        "{:#?}",
+        run.problems()
     );
 }

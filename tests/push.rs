@@ -223,6 +223,15 @@ fn guards_refuse_before_anything_is_touched() {
     // Bad --max-delete values are usage errors.
     let run = push(&state, &vault, dest_text, &["--max-delete", "lots"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+
+    // A destination inside the vault, or holding it.
+    let before = tree(&vault);
+    for dest in [vault.join("backup"), tmp.path().to_path_buf()] {
+        let run = push(&state, &vault, dest.to_str().unwrap(), &["--force"]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(run.stderr.contains("contain one another"), "{}", run.stderr);
+    }
+    assert_eq!(tree(&vault), before, "the vault is untouched");
 }
 
 #[test]
@@ -249,6 +258,54 @@ fn local_damage_is_not_pushed_over_a_good_copy() {
         run.stderr
     );
     assert_eq!(tree(&dest), good, "the good copy is untouched");
+    // --force pushes, but the damage is still reported and the exit is 1.
+    let run = push(&state, &vault, dest.to_str().unwrap(), &["--force"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.problems()
+            .iter()
+            .any(|p| p.starts_with("DAMAGED size-20000")),
+        "{:#?}",
+        run.problems()
+    );
+}
+
+#[test]
+fn names_that_are_not_utf8_push_to_a_folder_and_stay_in_sync() {
+    let tmp = TempDir::new().unwrap();
+    let vault = tmp.path().join("vault");
+    let pass = tmp.path().join("pass");
+    gocryptfs_init(&vault, &pass, &["-plaintextnames"]);
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mount = Mount::new(&[], &vault, &tmp.path().join("mnt"), &pass);
+        let odd = std::ffi::OsStr::from_bytes(b"bad\xffname");
+        fs::write(mount.point.join(odd), b"latin-1 days").unwrap();
+    }
+    let dest = tmp.path().join("disk/vault");
+    fs::create_dir_all(&dest).unwrap();
+    let state = tmp.path().join("state");
+    for round in 0..2 {
+        let run = run_json(
+            vaultdrill()
+                .env("VAULTDRILL_STATE_DIR", &state)
+                .arg("push")
+                .arg(&vault)
+                .arg(&dest)
+                .arg("--json")
+                .arg("--passfile")
+                .arg(&pass),
+        );
+        assert_eq!(
+            run.code,
+            0,
+            "round {round}: {} {:#?}",
+            run.stderr,
+            run.problems()
+        );
+        assert_eq!(run.json["deleted"], 0, "round {round}");
+    }
+    assert_eq!(tree(&dest), tree(&vault));
 }
 
 #[test]

@@ -157,32 +157,65 @@ fn the_remote_check_finds_rot_loss_and_strangers() {
         &format!("{REMOTE}/stranger"),
     ]);
 
-    let check = push(&server, &state, &vault, REMOTE, &["--check-only"]);
-    assert_eq!(check.code, 1, "{}", check.stderr);
-    let found = check.problems();
-    assert_eq!(found.len(), 3, "{found:#?}");
+    // A drill's audit (listing only) finds all three.
+    let audit = audit_only(&server, &state);
+    assert_eq!(audit.code, 1, "{}", audit.stderr);
+    let findings = audit_findings(&audit);
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    let has = |label: &str, object: &str, cause: &str| {
+        findings
+            .iter()
+            .any(|(l, o, c)| l == label && o == object && c.contains(cause))
+    };
     assert!(
-        found.iter().any(|p| p.starts_with(&format!(
-            "DAMAGED remote object {lost_rel}: missing on the remote"
-        ))),
-        "{found:#?}"
+        has("DAMAGED", &lost_rel, "missing on the remote"),
+        "{findings:#?}"
     );
+    assert!(has("DAMAGED", &rotten_rel, "md5"), "{findings:#?}");
     assert!(
-        found.iter().any(|p| p.starts_with(&format!(
-            "DAMAGED remote object {rotten_rel}: the remote's copy differs: md5"
-        ))),
-        "{found:#?}"
+        has("NOTE", "stranger", "not in the manifest"),
+        "{findings:#?}"
     );
-    assert!(found.iter().any(|p| p.starts_with("DAMAGED remote object stranger: the remote's copy differs: on the remote but not in the vault")), "{found:#?}");
 
     // A push repairs all three.
     let repair = push(&server, &state, &vault, REMOTE, &[]);
     assert_eq!(repair.code, 0, "{}", repair.stderr);
     assert_eq!(repair.json["deleted"], 1);
-    assert_eq!(
-        push(&server, &state, &vault, REMOTE, &["--check-only"]).code,
-        0
-    );
+    let clean = audit_only(&server, &state);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    assert!(audit_findings(&clean).is_empty());
+}
+
+/// `vaultdrill drill --audit-only` of the S3 remote: listing only.
+fn audit_only(server: &S3Server, state: &Path) -> Run {
+    run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", state)
+            .args(["drill", REMOTE, "--audit-only", "--json", "--rclone-config"])
+            .arg(&server.config)
+            .arg("--passfile")
+            .arg(password_file())
+            .arg("--report")
+            .arg(state.join("report.md")),
+    )
+}
+
+/// (label, object, cause) of the audit step's findings.
+fn audit_findings(run: &Run) -> Vec<(String, String, String)> {
+    run.json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["kind"] == "audit")
+        .flat_map(|s| s["findings"].as_array().cloned().unwrap_or_default())
+        .map(|f| {
+            (
+                f["label"].as_str().unwrap_or("").to_string(),
+                f["object"].as_str().unwrap_or("").to_string(),
+                f["cause"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -316,4 +349,46 @@ fn too_many_deletions_on_s3_are_refused() {
     let run = push(&server, &state, &vault, REMOTE, &["--max-delete", "50%"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.json["deleted"].as_u64().unwrap() >= 12);
+}
+
+#[test]
+fn with_checksum_rot_that_kept_its_mtime_is_found_before_it_travels() {
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    let config = tmp.path().join("rclone.conf");
+    fs::write(&config, "[disk]\ntype = local\n").unwrap();
+    let target = tmp.path().join("disk-copy");
+    let remote = format!("disk:{}", target.display());
+    let push_local = |extra: &[&str]| {
+        run_json(
+            vaultdrill()
+                .env("VAULTDRILL_STATE_DIR", &state)
+                .arg("push")
+                .arg(&vault)
+                .arg(&remote)
+                .arg("--rclone-config")
+                .arg(&config)
+                .args(["--json", "--passfile"])
+                .arg(password_file())
+                .args(extra),
+        )
+    };
+    assert_eq!(push_local(&[]).code, 0);
+    let file = cipher_path_of(&vault, "size-20000");
+    let good = fs::read(target.join(file.strip_prefix(&vault).unwrap())).unwrap();
+    // Rot: a flipped bit, the mtime as it was.
+    let mtime = filetime::FileTime::from_last_modification_time(&fs::metadata(&file).unwrap());
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[6000] ^= 0x10;
+    fs::write(&file, bytes).unwrap();
+    filetime::set_file_mtime(&file, mtime).unwrap();
+    let run = push_local(&["--checksum"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pushing would spread the damage"),
+        "{}",
+        run.stderr
+    );
+    let remote_bytes = fs::read(target.join(file.strip_prefix(&vault).unwrap())).unwrap();
+    assert_eq!(remote_bytes, good, "the good remote copy is untouched");
 }

@@ -507,6 +507,11 @@ pub struct DrillArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "no_masterkey")]
     pub masterkey_file: Option<PathBuf>,
 
+    /// Only audit: list the remote and compare every object with the
+    /// manifest (sizes, hashes the remote keeps); no sample is downloaded.
+    #[arg(long)]
+    pub audit_only: bool,
+
     /// Skip the password path (the report says it was not proven).
     #[arg(long)]
     pub no_password: bool,
@@ -614,12 +619,6 @@ pub struct PushArgs {
     /// Push even when a guard trips (too many deletions, local damage).
     #[arg(long)]
     pub force: bool,
-
-    /// Only list the remote and compare it with the vault (every object
-    /// present, same size and hash, nothing unexpected): nothing is sent,
-    /// nothing deleted, the manifest is not refreshed.
-    #[arg(long)]
-    pub check_only: bool,
 
     /// Do not upload gocryptfs.conf (restores then need the master key or
     /// the local copy).

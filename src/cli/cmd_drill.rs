@@ -27,7 +27,10 @@ fn remove_scratch_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         if let Some(dir) = SCRATCH.lock().ok().and_then(|mut s| s.take()) {
             let _ = std::fs::remove_dir_all(&dir);
-            eprintln!("vaultdrill: interrupted; the scratch folder {} was removed", dir.display());
+            eprintln!(
+                "vaultdrill: interrupted; the scratch folder {} was removed",
+                dir.display()
+            );
         }
         std::process::exit(130);
     });
@@ -78,12 +81,14 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let args = resolve(args, cli)?;
     let remote = Remote::parse(&args.remote);
     if remote.has_inline_secret() {
-        return Err(vaultdrill::Error::from(vaultdrill::push::PushError::InlineSecret {
-            remote: args.remote.clone(),
-        })
-        .into());
+        return Err(
+            vaultdrill::Error::from(vaultdrill::push::PushError::InlineSecret {
+                remote: remote.redacted(),
+            })
+            .into(),
+        );
     }
-    if args.masterkey_file.is_none() && !args.no_masterkey {
+    if args.masterkey_file.is_none() && !args.no_masterkey && !args.audit_only {
         return Err(UsageError::new(
             format!(
                 "{}: the drill proves the master key too, and none was given",
@@ -129,7 +134,12 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let scratch = tempfile::Builder::new()
         .prefix("vaultdrill-drill-")
         .tempdir_in(&parent)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create the scratch folder: {e}", parent.display()))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot create the scratch folder: {e}",
+                parent.display()
+            )
+        })?;
     if let Ok(mut slot) = SCRATCH.lock() {
         *slot = Some(scratch.path().to_path_buf());
     }
@@ -171,6 +181,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         master_key,
         sample,
         seed,
+        audit_only: args.audit_only,
         transfers,
         scratch: scratch.path(),
         manifest: args.manifest.clone(),

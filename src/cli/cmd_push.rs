@@ -109,7 +109,7 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let remote = Remote::parse(&remote_text);
     if remote.has_inline_secret() {
         return Err(vaultdrill::Error::from(PushError::InlineSecret {
-            remote: remote_text.clone(),
+            remote: remote.redacted(),
         })
         .into());
     }
@@ -161,7 +161,6 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         upload_config: !args.no_config_upload,
         rclone: rclone.as_ref(),
         config: config.as_deref(),
-        check_only: args.check_only,
         progress,
     };
     let result = push(&source, &remote, &options);
@@ -232,15 +231,19 @@ fn print_report(
     cli: &Cli,
 ) -> anyhow::Result<ExitStatus> {
     let status = report.status();
-    let (entries, hashed, reused, stored) = match &report.manifest {
-        Some(m) => (
-            m.summary.trailer.entries,
-            m.summary.hashed_files,
-            m.summary.reused_files,
-            stored_word(&m.stored),
-        ),
-        None => (0, 0, 0, "not refreshed"),
-    };
+    let m = &report.manifest;
+    let (entries, hashed, reused, stored) = (
+        m.summary.trailer.entries,
+        m.summary.hashed_files,
+        m.summary.reused_files,
+        stored_word(&m.stored),
+    );
+    let problems: Vec<String> = report
+        .forced
+        .iter()
+        .chain(&report.check.problems)
+        .map(problem_line)
+        .collect();
     let mut stdout = io::stdout().lock();
     if args.json {
         let json = JsonPush {
@@ -262,14 +265,20 @@ fn print_report(
             hashed_objects: report.check.hashed,
             not_pushed: report.specials.iter().map(|p| escape_path(p)).collect(),
             seconds: report.elapsed.as_secs_f64(),
-            problems: report.check.problems.iter().map(problem_line).collect(),
+            problems,
         };
         serde_json::to_writer_pretty(&mut stdout, &json)?;
         writeln!(stdout)?;
         return Ok(status);
     }
-    for p in &report.check.problems {
-        eprintln!("vaultdrill: {}", problem_line(p));
+    for line in &problems {
+        eprintln!("vaultdrill: {line}");
+    }
+    if !report.forced.is_empty() {
+        eprintln!(
+            "vaultdrill: --force pushed a vault with {} damaged or unexported path(s), listed above",
+            report.forced.len()
+        );
     }
     for special in &report.specials {
         eprintln!(
@@ -293,25 +302,23 @@ fn print_report(
         (ExitStatus::Verified, None) => {
             "every object present with its size, nothing unexpected".to_string()
         }
-        _ => format!("{} problem(s) listed above", report.check.problems.len()),
+        _ => format!("{} problem(s) listed above", problems.len()),
     };
-    if report.manifest.is_some() {
-        writeln!(
-            stdout,
-            "Manifest: {entries} entries, {hashed} files hashed, {reused} reused{}.\n\
-             Pushed to {}: {} files sent ({}), {} deleted, in {:.1} s.",
-            if stored == "unchanged" {
-                ", unchanged"
-            } else {
-                ""
-            },
-            report.remote,
-            report.transferred_files,
-            human_bytes(report.transferred_bytes),
-            report.deleted,
-            report.elapsed.as_secs_f64(),
-        )?;
-    }
+    writeln!(
+        stdout,
+        "Manifest: {entries} entries, {hashed} files hashed, {reused} reused{}.\n\
+         Pushed to {}: {} files sent ({}), {} deleted, in {:.1} s.",
+        if stored == "unchanged" {
+            ", unchanged"
+        } else {
+            ""
+        },
+        report.remote,
+        report.transferred_files,
+        human_bytes(report.transferred_bytes),
+        report.deleted,
+        report.elapsed.as_secs_f64(),
+    )?;
     writeln!(
         stdout,
         "Remote check of {}: {} objects ({}): {verdict}.",

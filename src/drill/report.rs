@@ -101,11 +101,7 @@ pub fn markdown(o: &Outcome) -> String {
             let _ = writeln!(m, "   - Showed: {}", step.summary);
         }
         if !step.findings.is_empty() {
-            let _ = writeln!(
-                m,
-                "   - {} finding(s), listed below.",
-                step.findings.len()
-            );
+            let _ = writeln!(m, "   - {} finding(s), listed below.", step.findings.len());
         }
     }
     m.push('\n');

@@ -37,6 +37,9 @@ pub struct DrillOptions<'a> {
     pub master_key: Option<MasterKey>,
     pub sample: SampleSize,
     pub seed: u64,
+    /// Stop after the audit: nothing is downloaded but the config and the
+    /// manifest.
+    pub audit_only: bool,
     pub transfers: usize,
     /// A new private folder the drill may fill; the caller removes it.
     pub scratch: &'a Path,
@@ -173,8 +176,8 @@ struct Manifest {
 
 fn read_manifest(path: &Path) -> Result<Manifest, String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut reader =
-        ManifestReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = ManifestReader::new(BufReader::new(file))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let header = reader.header().clone();
     let mut candidates = Vec::new();
     let mut meta = Vec::new();
@@ -193,7 +196,9 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
             _ => {}
         }
     }
-    let trailer = reader.finish().map_err(|e| format!("{}: {e}", path.display()))?;
+    let trailer = reader
+        .finish()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Manifest {
         path: path.to_path_buf(),
         vault_id: header.vault_id,
@@ -214,7 +219,11 @@ fn consequence(kind: &str, plain: &Path) -> String {
             .into(),
         "diriv" => format!(
             "the folder's gocryptfs.diriv is missing: the names in {} cannot be decrypted",
-            if shown.is_empty() { "the vault root".into() } else { shown }
+            if shown.is_empty() {
+                "the vault root".into()
+            } else {
+                shown
+            }
         ),
         "sidecar" => "its .name file is missing: the long name cannot be decrypted".into(),
         "symlink" => "missing on the remote: the symlink is lost".into(),
@@ -276,7 +285,10 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if let Err(e) = fs::create_dir_all(&vault_dir) {
         let step = at(outcome, StepKind::Audit);
         step.status = StepStatus::Error;
-        step.summary = format!("{}: cannot create the scratch folder: {e}", vault_dir.display());
+        step.summary = format!(
+            "{}: cannot create the scratch folder: {e}",
+            vault_dir.display()
+        );
         return;
     }
     let fetcher = match &o.remote {
@@ -310,7 +322,11 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         o.progress,
     ) {
         let step = at(outcome, StepKind::UnlockPassword);
-        t.end(step, StepStatus::Error, format!("fetching gocryptfs.conf failed: {e}"));
+        t.end(
+            step,
+            StepStatus::Error,
+            format!("fetching gocryptfs.conf failed: {e}"),
+        );
         return;
     }
     let config_there = vault_dir.join(CONFIG_NAME).is_file();
@@ -324,7 +340,11 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
             .into();
         match password {
             None => {
-                t.end(step, StepStatus::Skipped, "skipped on request (--no-password)".into());
+                t.end(
+                    step,
+                    StepStatus::Skipped,
+                    "skipped on request (--no-password)".into(),
+                );
                 outcome
                     .not_proven
                     .push("that the password opens the remote's gocryptfs.conf".into());
@@ -466,6 +486,23 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if at(outcome, StepKind::Audit).status == StepStatus::Error {
         return;
     }
+    if o.audit_only {
+        for kind in [
+            StepKind::Sample,
+            StepKind::Download,
+            StepKind::UnlockMasterKey,
+            StepKind::Compare,
+            StepKind::Estimate,
+        ] {
+            let step = at(outcome, kind);
+            step.status = StepStatus::Skipped;
+            step.summary = "skipped: --audit-only".into();
+        }
+        outcome
+            .not_proven
+            .push("that the objects decrypt (--audit-only downloaded no sample)".into());
+        return;
+    }
 
     // Step 2: the sample.
     let t = Timer::start();
@@ -514,9 +551,14 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
 
     // Step 3: download, and check each object's ciphertext hash.
     o.progress.stage("downloading the sample");
-    o.progress.set_total(chosen.objects.len() as u64, chosen.download_bytes);
+    o.progress
+        .set_total(chosen.objects.len() as u64, chosen.download_bytes);
     let t = Timer::start();
-    let names: Vec<&str> = chosen.objects.iter().map(|x| x.cipher_path.as_str()).collect();
+    let names: Vec<&str> = chosen
+        .objects
+        .iter()
+        .map(|x| x.cipher_path.as_str())
+        .collect();
     let fetched = fetcher.fetch(&names, &vault_dir, o.scratch, o.transfers, o.progress);
     let download_seconds = t.0.elapsed().as_secs_f64();
     let download_rate;
@@ -552,7 +594,9 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                         "DAMAGED",
                         object.plain_path.as_deref(),
                         &object.cipher_path,
-                        format!("the downloaded object's BLAKE3 is {got}, the manifest says {want}"),
+                        format!(
+                            "the downloaded object's BLAKE3 is {got}, the manifest says {want}"
+                        ),
                     ));
                 }
             }
@@ -659,7 +703,14 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     }
 
     // Step 5: only the master key: regenerate a config and decrypt again.
-    let mk_rate = master_key_path(outcome, o, &vault_dir, &manifest, &selection, &compare_problems);
+    let mk_rate = master_key_path(
+        outcome,
+        o,
+        &vault_dir,
+        &manifest,
+        &selection,
+        &compare_problems,
+    );
     if at(outcome, StepKind::Compare).status == StepStatus::NotRun {
         // The master key path decrypted and compared for it.
         let mk = at(outcome, StepKind::UnlockMasterKey).clone();
@@ -679,8 +730,8 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     let step = at(outcome, StepKind::Estimate);
     if download_rate > 0.0 && decrypt_rate > 0.0 {
         let total = manifest.total_bytes;
-        let seconds = total as f64 / (download_rate * 1048576.0)
-            + total as f64 / (decrypt_rate * 1048576.0);
+        let seconds =
+            total as f64 / (download_rate * 1048576.0) + total as f64 / (decrypt_rate * 1048576.0);
         step.status = StepStatus::Passed;
         step.summary = format!(
             "download {download_rate:.1} MiB/s, decryption {decrypt_rate:.1} MiB/s: a full \
@@ -758,7 +809,13 @@ fn fetch_remote_manifest(
         .map_err(|k| k.to_string())?;
     let current = format!("{dir}/{}", current.to_string_lossy());
     fetcher
-        .fetch(&[&current], vault.root(), o.scratch, o.transfers, o.progress)
+        .fetch(
+            &[&current],
+            vault.root(),
+            o.scratch,
+            o.transfers,
+            o.progress,
+        )
         .map_err(|e| e.to_string())?;
     let Some(mut reader) = store::open_current(vault).map_err(|e| e.to_string())? else {
         return Ok(false);
@@ -881,7 +938,11 @@ fn audit(
         }
     );
     if let Err(e) = filled {
-        t.end(step, StepStatus::Error, format!("the manifest cannot be read: {e}"));
+        t.end(
+            step,
+            StepStatus::Error,
+            format!("the manifest cannot be read: {e}"),
+        );
         return;
     }
     let mut findings = Vec::new();
@@ -889,10 +950,13 @@ fn audit(
     let prefix = manifest_dir.map(|d| format!("{d}/"));
     let listing = lister.list(hash, &mut |object| {
         listed += 1;
-        if prefix.as_deref().is_some_and(|p| object.path.starts_with(p)) {
+        if prefix
+            .as_deref()
+            .is_some_and(|p| object.path.starts_with(p))
+        {
             return;
         }
-        let Some(want) = expected.get_mut(&key(object.path.as_bytes())) else {
+        let Some(want) = expected.get_mut(&key(&object.raw)) else {
             findings.push(finding(
                 "NOTE",
                 None,
@@ -929,7 +993,11 @@ fn audit(
     });
     if let Err(e) = listing {
         let step = at(outcome, StepKind::Audit);
-        t.end(step, StepStatus::Error, format!("listing the remote failed: {e}"));
+        t.end(
+            step,
+            StepStatus::Error,
+            format!("listing the remote failed: {e}"),
+        );
         return;
     }
     // Missing objects, named with what their loss means.
@@ -945,7 +1013,12 @@ fn audit(
                 let plain = r.plain_path();
                 let shown = matches!(r.kind.as_str(), "file" | "symlink" | "sidecar")
                     .then_some(plain.as_path());
-                findings.push(finding("DAMAGED", shown, &name, consequence(&r.kind, &plain)));
+                findings.push(finding(
+                    "DAMAGED",
+                    shown,
+                    &name,
+                    consequence(&r.kind, &plain),
+                ));
             }
         });
     }
@@ -1018,9 +1091,9 @@ fn master_key_path(
         let step = at(outcome, StepKind::UnlockMasterKey);
         step.status = StepStatus::Skipped;
         step.summary = "skipped on request (--no-masterkey)".into();
-        outcome.not_proven.push(
-            "that the master key alone, without gocryptfs.conf, restores the vault".into(),
-        );
+        outcome
+            .not_proven
+            .push("that the master key alone, without gocryptfs.conf, restores the vault".into());
         return 0.0;
     };
     o.progress.stage("proving the master key");
@@ -1048,22 +1121,19 @@ fn master_key_path(
             crate::manifest::hex(&random).into_bytes(),
         ))
         .ok_or((StepStatus::Error, "no throwaway password".to_string()))?;
-        let (config, _) = crate::create::regenerate_config(
-            &regen,
-            false,
-            &detection.layout,
-            mk,
-            &throwaway,
-            10,
-        )
-        .map_err(|e| (StepStatus::Error, e.to_string()))?;
+        let (config, _) =
+            crate::create::regenerate_config(&regen, false, &detection.layout, mk, &throwaway, 10)
+                .map_err(|e| (StepStatus::Error, e.to_string()))?;
         let locked = LockedVault::open(vault_dir, Some(&config))
             .map_err(|e| (StepStatus::Error, e.to_string()))?;
         let layout = locked.config().layout();
         let (key, _) = locked
             .master_key(Secret::Password(throwaway), &o.scrypt_limits)
             .map_err(|e| (StepStatus::Error, e.to_string()))?;
-        Ok((UnlockedVault::new(vault_dir.to_path_buf(), layout, &key), flags))
+        Ok((
+            UnlockedVault::new(vault_dir.to_path_buf(), layout, &key),
+            flags,
+        ))
     })();
     let (vault, flags) = match attempt {
         Ok(v) => v,

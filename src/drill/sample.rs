@@ -270,15 +270,23 @@ mod tests {
 
     #[test]
     fn samples_are_reproducible_and_hold_empty_and_large_files() {
-        let mut c: Vec<Candidate> = (0..200).map(|i| cand(&format!("f{i:03}"), 1000 + i)).collect();
+        let mut c: Vec<Candidate> = (0..200)
+            .map(|i| cand(&format!("f{i:03}"), 1000 + i))
+            .collect();
         c.push(cand("empty", 0));
         c.push(cand("huge", 100_000));
         let a = choose(&c, SampleSize::Files(10), 7);
         assert_eq!(a, choose(&c, SampleSize::Files(10), 7));
         assert_ne!(a, choose(&c, SampleSize::Files(10), 8));
         assert_eq!(a.len(), 10);
-        let names: Vec<&str> = a.iter().map(|&i| c[i].plain_path.to_str().unwrap()).collect();
-        assert!(names.contains(&"empty") && names.contains(&"huge"), "{names:?}");
+        let names: Vec<&str> = a
+            .iter()
+            .map(|&i| c[i].plain_path.to_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"empty") && names.contains(&"huge"),
+            "{names:?}"
+        );
         // A byte budget is kept; the largest file that fits is taken.
         let b = choose(&c, SampleSize::Bytes(20_000), 1);
         let used: u64 = b.iter().map(|&i| c[i].cipher_size).sum();

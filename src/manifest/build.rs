@@ -63,6 +63,8 @@ pub struct BuildOptions<'a> {
 #[derive(Debug, Default)]
 pub struct BuildSummary {
     pub trailer: Trailer,
+    /// The vault root's mtime the header records.
+    pub root_mtime_ns: Option<i64>,
     pub hashed_files: u64,
     pub reused_files: u64,
     pub hashed_bytes: u64,
@@ -301,6 +303,7 @@ pub fn build_manifest<W: Write, R: BufRead>(
         remote_hashes: options.remote_hashes.names(),
         root_mtime_ns: root_mtime_ns(vault),
     };
+    let header_root_mtime = header.root_mtime_ns;
     let mut writer = ManifestWriter::new(out, &header)?;
     let mut summary = BuildSummary::default();
     let mut lookahead: Option<Record> = None;
@@ -465,6 +468,7 @@ pub fn build_manifest<W: Write, R: BufRead>(
     }
     let (out, trailer) = writer.finish()?;
     summary.trailer = trailer;
+    summary.root_mtime_ns = header_root_mtime;
     summary.hashed_files = hashed.into_inner();
     summary.hashed_bytes = hashed_bytes.into_inner();
     summary

@@ -24,8 +24,9 @@ use thiserror::Error;
 /// First field of the header line.
 pub const FORMAT: &str = "vaultdrill-manifest";
 pub const VERSION: u32 = 1;
-/// Longest line a reader accepts (a record is a few hundred bytes).
-const MAX_LINE: usize = 64 * 1024;
+/// Longest line a manifest may hold (a record is a few hundred bytes; a
+/// path is at most a few KiB, hex-encoded link targets twice that).
+const MAX_LINE: usize = 1 << 20;
 
 #[derive(Debug, Error)]
 pub enum ManifestError {
@@ -231,18 +232,27 @@ impl<W: Write> ManifestWriter<W> {
     }
 
     pub fn record(&mut self, record: &Record) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record)?;
+        if self.line.len() > MAX_LINE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an entry too long for a manifest line (over 1 MiB)",
+            ));
+        }
+        self.line.push(b'\n');
         self.trailer.entries += 1;
         if record.kind == "file" {
             self.trailer.files += 1;
-            self.trailer.plain_bytes += record.size.unwrap_or(0);
+            self.trailer.plain_bytes = self
+                .trailer
+                .plain_bytes
+                .saturating_add(record.size.unwrap_or(0));
         }
-        self.trailer.cipher_bytes += record.cipher_size;
+        self.trailer.cipher_bytes = self.trailer.cipher_bytes.saturating_add(record.cipher_size);
         if record.damaged.is_some() {
             self.trailer.damaged += 1;
         }
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, record)?;
-        self.line.push(b'\n');
         self.digest.update(&self.line);
         self.out.write_all(&self.line)
     }
@@ -343,9 +353,12 @@ impl<R: BufRead> ManifestReader<R> {
         self.seen.entries += 1;
         if record.kind == "file" {
             self.seen.files += 1;
-            self.seen.plain_bytes += record.size.unwrap_or(0);
+            self.seen.plain_bytes = self
+                .seen
+                .plain_bytes
+                .saturating_add(record.size.unwrap_or(0));
         }
-        self.seen.cipher_bytes += record.cipher_size;
+        self.seen.cipher_bytes = self.seen.cipher_bytes.saturating_add(record.cipher_size);
         if record.damaged.is_some() {
             self.seen.damaged += 1;
         }
@@ -383,7 +396,7 @@ fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<usize> 
     if line.len() > MAX_LINE {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "a manifest line is longer than 64 KiB",
+            "a manifest line is longer than 1 MiB",
         ));
     }
     if line.last() == Some(&b'\n') {
@@ -415,7 +428,7 @@ mod tests {
             kind: "file".into(),
             size: Some(size),
             cipher_path: "c".into(),
-            cipher_size: size + 50,
+            cipher_size: size.saturating_add(50),
             ..Default::default()
         };
         r.set_plain_path(Path::new(std::ffi::OsStr::from_bytes(path)));
@@ -476,6 +489,23 @@ mod tests {
         assert_ne!(edited, text);
         let r = ManifestReader::new(edited.as_bytes()).unwrap();
         assert!(matches!(r.finish(), Err(ManifestError::Damaged { .. })));
+    }
+
+    #[test]
+    fn the_writer_refuses_what_the_reader_would() {
+        let mut w = ManifestWriter::new(Vec::new(), &header()).unwrap();
+        let long = vec![b'x'; MAX_LINE];
+        assert!(w.record(&file(&long, 1)).is_err());
+        w.record(&file(b"ok", 1)).unwrap();
+        let (bytes, _) = w.finish().unwrap();
+        let mut r = ManifestReader::new(&bytes[..]).unwrap();
+        assert!(r.next_record().unwrap().is_some());
+        assert!(r.next_record().unwrap().is_none());
+        // Hostile sizes saturate instead of overflowing.
+        let mut w = ManifestWriter::new(Vec::new(), &header()).unwrap();
+        w.record(&file(b"a", u64::MAX - 10)).unwrap();
+        w.record(&file(b"b", u64::MAX - 10)).unwrap();
+        assert_eq!(w.finish().unwrap().1.plain_bytes, u64::MAX);
     }
 
     #[test]

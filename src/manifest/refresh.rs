@@ -165,14 +165,21 @@ pub fn refresh(
         .map_err(|e| e.into_error())
         .and_then(|f| f.sync_all())
         .map_err(state_error(&path, "writing the manifest"))?;
+    let root_mtime = summary.root_mtime_ns;
     let stored = match home {
-        ManifestHome::Vault => store::store(vault, work.path(), CURRENT.as_ref(), &summary.trailer)
-            .map_err(|kind| RefreshError::Vault {
-                path: root.clone(),
-                action: "storing the manifest in the vault",
-                kind,
-            })?,
-        ManifestHome::PlainDir(dir) => store::store_plain(dir, &path, &summary.trailer)
+        ManifestHome::Vault => store::store(
+            vault,
+            work.path(),
+            CURRENT.as_ref(),
+            &summary.trailer,
+            root_mtime,
+        )
+        .map_err(|kind| RefreshError::Vault {
+            path: root.clone(),
+            action: "storing the manifest in the vault",
+            kind,
+        })?,
+        ManifestHome::PlainDir(dir) => store::store_plain(dir, &path, &summary.trailer, root_mtime)
             .map_err(state_error(&dir.join(MANIFEST_DIR), "storing the manifest"))?,
     };
     let local_dir = store::save_local_copies(vault, &path, config)

@@ -118,18 +118,24 @@ enum Current {
 fn compare_current<R: std::io::BufRead>(
     opened: Result<ManifestReader<R>, ManifestError>,
     trailer: &Trailer,
+    root_mtime_ns: Option<i64>,
 ) -> Current {
-    let (created, old) = match opened {
+    let (created, old, old_root) = match opened {
         Ok(reader) => {
             let created = reader.header().created.clone();
-            (created, reader.finish().ok())
+            let root = reader.header().root_mtime_ns;
+            (created, reader.finish().ok(), root)
         }
         Err(_) => (
             humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             None,
+            None,
         ),
     };
-    if old.is_some_and(|old| old.records_blake3 == trailer.records_blake3) {
+    // The root's mtime is evidence too (it tells deletions from losses).
+    if old_root == root_mtime_ns
+        && old.is_some_and(|old| old.records_blake3 == trailer.records_blake3)
+    {
         Current::Same { created }
     } else {
         Current::Keep {
@@ -157,6 +163,7 @@ pub fn store(
     src_dir: &Path,
     src_name: &OsStr,
     trailer: &Trailer,
+    root_mtime_ns: Option<i64>,
 ) -> Result<Stored, ProblemKind> {
     let io = |action: &'static str| move |error| ProblemKind::Io { action, error };
     let dir = VaultDir::open(vault, Path::new(MANIFEST_DIR))?;
@@ -164,7 +171,7 @@ pub fn store(
     let current = existing.iter().find(|e| e.plain_name() == CURRENT);
     let mut kept_as = None;
     if let Some(entry) = current {
-        match compare_current(open(vault, entry), trailer) {
+        match compare_current(open(vault, entry), trailer, root_mtime_ns) {
             Current::Same { created } => return Ok(Stored::Unchanged { created }),
             Current::Keep { stamp } => kept_as = Some(stamp),
         }
@@ -211,7 +218,12 @@ pub fn store(
 /// Stores the plaintext manifest `src` in the plaintext folder of a reverse
 /// vault (`PLAINDIR/.vaultdrill/`), where an export picks it up: the same
 /// rotation as [`store`], with plain files (mode 0600).
-pub fn store_plain(plaindir: &Path, src: &Path, trailer: &Trailer) -> io::Result<Stored> {
+pub fn store_plain(
+    plaindir: &Path,
+    src: &Path,
+    trailer: &Trailer,
+    root_mtime_ns: Option<i64>,
+) -> io::Result<Stored> {
     use std::os::unix::fs::PermissionsExt;
     let dir = plaindir.join(MANIFEST_DIR);
     fs::DirBuilder::new()
@@ -224,7 +236,7 @@ pub fn store_plain(plaindir: &Path, src: &Path, trailer: &Trailer) -> io::Result
         let opened = File::open(&current)
             .map_err(ManifestError::from)
             .and_then(|f| ManifestReader::new(BufReader::new(f)));
-        match compare_current(opened, trailer) {
+        match compare_current(opened, trailer, root_mtime_ns) {
             Current::Same { created } => return Ok(Stored::Unchanged { created }),
             Current::Keep { stamp } => kept_as = Some(stamp),
         }

@@ -112,6 +112,9 @@ pub fn verify_vault<R: BufRead>(
 
     // Consumes the manifest up to `until` (walk order): records before it
     // are missing from the vault, the one equal to it is returned.
+    // Folders the walk could not read: what the manifest lists under them
+    // is unknown, not missing (their problem is reported already).
+    let unexplored: std::cell::RefCell<Vec<PathBuf>> = std::cell::RefCell::new(Vec::new());
     let mut catch_up = |lookahead: &mut Option<Record>,
                         until: Option<&Path>,
                         listed_meta: &mut HashMap<String, Record>,
@@ -128,7 +131,13 @@ pub fn verify_vault<R: BufRead>(
             } else if order == Some(std::cmp::Ordering::Equal) {
                 *lookahead = manifest.next_record()?;
                 return Ok(Some(r));
-            } else if selected(&r.plain_path()) && !is_manifest_path(&r.plain_path()) {
+            } else if selected(&r.plain_path())
+                && !is_manifest_path(&r.plain_path())
+                && !unexplored
+                    .borrow()
+                    .iter()
+                    .any(|d| r.plain_path().starts_with(d))
+            {
                 let path = r.plain_path();
                 let parent = path.parent().unwrap_or(Path::new(""));
                 let explained =
@@ -150,6 +159,11 @@ pub fn verify_vault<R: BufRead>(
         for item in Walker::new(vault, options.selection).with_meta() {
             let entry: Entry = match item {
                 WalkItem::Problem(p) => {
+                    if p.status() == crate::ExitStatus::CouldNotRun {
+                        unexplored
+                            .borrow_mut()
+                            .push(p.plain_path.clone().unwrap_or_else(|| p.plain_dir.clone()));
+                    }
                     report(p);
                     continue;
                 }

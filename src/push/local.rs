@@ -92,6 +92,23 @@ impl Syncer<'_> {
         }
     }
 
+    /// Removes `name` (a whole tree) from `dst`, within the deletion budget.
+    fn remove_counted(&mut self, dst: &OwnedFd, name: &OsStr, rel: &Path) -> Result<(), PushError> {
+        let count = count_tree(dst.as_fd(), name).map_err(self.io(rel, "counting"))?;
+        if self.stats.deleted + count > self.options.max_delete {
+            return Err(PushError::Io {
+                path: self.dst_root.join(rel),
+                action: "deleting",
+                error: io::Error::other(format!(
+                    "more deletions than the {} planned (did the source change during the push?)",
+                    self.options.max_delete
+                )),
+            });
+        }
+        self.stats.deleted += remove_tree(dst.as_fd(), name).map_err(self.io(rel, "deleting"))?;
+        Ok(())
+    }
+
     /// Copies what changed from `src` into `dst` (both folders at `rel`).
     fn copy_dir(
         &mut self,
@@ -136,8 +153,7 @@ impl Syncer<'_> {
                     }
                     let temp = self.copy_file(src, dst, &name, &meta, &path)?;
                     if existing.is_some_and(|d| d.kind == Kind::Dir) {
-                        self.stats.deleted += remove_tree(dst.as_fd(), &name)
-                            .map_err(self.io(&path, "removing a folder in the way"))?;
+                        self.remove_counted(dst, &name, &path)?;
                     }
                     renames.push((temp, name));
                 }
@@ -152,8 +168,7 @@ impl Syncer<'_> {
                         continue;
                     }
                     if existing.is_some_and(|d| d.kind == Kind::Dir) {
-                        self.stats.deleted += remove_tree(dst.as_fd(), &name)
-                            .map_err(self.io(&path, "removing a folder in the way"))?;
+                        self.remove_counted(dst, &name, &path)?;
                     }
                     crate::staging::place_symlink(
                         dst,
@@ -194,9 +209,7 @@ impl Syncer<'_> {
         match at::lstat_at(dst.as_fd(), name) {
             Ok(d) if d.kind == Kind::Dir => {}
             Ok(_) => {
-                at::unlink_at(dst.as_fd(), name)
-                    .map_err(self.io(&path, "removing a file in the way"))?;
-                self.stats.deleted += 1;
+                self.remove_counted(dst, name, &path)?;
                 at::mkdir_at(dst.as_fd(), name, 0o700)
                     .map_err(self.io(&path, "creating the folder"))?;
             }
@@ -279,19 +292,7 @@ impl Syncer<'_> {
                 continue;
             }
             if !wanted.contains(&name) {
-                let count = count_tree(dst.as_fd(), &name).map_err(self.io(&path, "counting"))?;
-                if self.stats.deleted + count > self.options.max_delete {
-                    return Err(PushError::Io {
-                        path: self.dst_root.join(&path),
-                        action: "deleting",
-                        error: io::Error::other(format!(
-                            "more deletions than the {} planned (did the source change during the push?)",
-                            self.options.max_delete
-                        )),
-                    });
-                }
-                self.stats.deleted +=
-                    remove_tree(dst.as_fd(), &name).map_err(self.io(&path, "deleting"))?;
+                self.remove_counted(dst, &name, &path)?;
                 changed = true;
                 continue;
             }

@@ -90,15 +90,14 @@ impl Remote {
     }
 
     /// Whether the remote string carries backend parameters that look like
-    /// credentials (`:s3,secret_access_key=...:`); they would be on
-    /// rclone's command line.
+    /// credentials (`:s3,secret_access_key=...:`, `url=https://u:p@host`);
+    /// they would be on rclone's command line.
     pub fn has_inline_secret(&self) -> bool {
         let Remote::Rclone(text) = self else {
             return false;
         };
-        let spec = text.rsplit_once(':').map(|(spec, _)| spec).unwrap_or("");
-        let spec = spec.to_ascii_lowercase();
-        spec.contains(',')
+        let lower = text.to_ascii_lowercase();
+        let parameters = lower.contains(',')
             && [
                 "key",
                 "secret",
@@ -109,7 +108,27 @@ impl Remote {
                 "credential",
             ]
             .iter()
-            .any(|word| spec.contains(word))
+            .any(|word| lower.contains(word));
+        // user:password@ inside a URL.
+        let url_credentials = lower.split("://").skip(1).any(|rest| {
+            let authority = rest.split('/').next().unwrap_or("");
+            authority.contains('@') && authority.split('@').next().is_some_and(|u| u.contains(':'))
+        });
+        parameters || url_credentials
+    }
+
+    /// The remote for messages: backend parameters (which may hold
+    /// secrets) replaced by `…`.
+    pub fn redacted(&self) -> String {
+        match self {
+            Remote::Rclone(text) if text.contains(',') || text.contains("://") => {
+                match (text.split_once(','), text.rsplit_once(':')) {
+                    (Some((head, _)), Some((_, path))) => format!("{head},…:{path}"),
+                    _ => "(remote with parameters)".into(),
+                }
+            }
+            other => other.to_string(),
+        }
     }
 }
 
@@ -200,6 +219,12 @@ pub enum PushError {
     },
     #[error("{}: does not exist, and {} is empty: a disk that is not mounted?", .path.display(), .parent.display())]
     DestinationUnmounted { path: PathBuf, parent: PathBuf },
+    #[error("{}: the destination and the vault folder {} contain one another", .destination.display(), .vault.display())]
+    Overlap {
+        vault: PathBuf,
+        destination: PathBuf,
+    },
+    /// `remote` is shown redacted.
     #[error(
         "{remote}: the remote is given with credentials in it; they would be on rclone's command line"
     )]
@@ -271,6 +296,9 @@ impl PushError {
             }
             PushError::DestinationUnmounted { .. } => {
                 "mount the disk; if the folder should be created there, create it yourself".into()
+            }
+            PushError::Overlap { .. } => {
+                "push to a folder outside the vault (another disk, ideally)".into()
             }
             PushError::InlineSecret { .. } => {
                 "add the remote to rclone's config (`rclone config`) and push to it by name".into()
@@ -395,9 +423,35 @@ pub fn check_source(dir: &Path, reverse: bool, config: Option<&Path>) -> Result<
     Ok(())
 }
 
-/// A local folder as a destination: it must exist, or its parent must
-/// exist and not be empty (an empty parent is how an unmounted disk looks).
-pub fn check_local_destination(dst: &Path) -> Result<(), PushError> {
+/// The nearest existing ancestor of `path` (itself if it exists),
+/// canonical, with the missing rest appended.
+fn canonical_prefix(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    let mut p = path.to_path_buf();
+    loop {
+        if let Ok(c) = p.canonicalize() {
+            return Some(rest.into_iter().rev().fold(c, |acc, part| acc.join(part)));
+        }
+        rest.push(p.file_name()?.to_os_string());
+        p = p.parent()?.to_path_buf();
+        if p.as_os_str().is_empty() {
+            p = PathBuf::from(".");
+        }
+    }
+}
+
+/// A local folder as a destination for `src`: not inside it nor holding
+/// it, and it must exist, or its parent must exist and not be empty (an
+/// empty parent is how an unmounted disk looks).
+pub fn check_local_destination(src: &Path, dst: &Path) -> Result<(), PushError> {
+    if let (Some(s), Some(d)) = (canonical_prefix(src), canonical_prefix(dst)) {
+        if s.starts_with(&d) || d.starts_with(&s) {
+            return Err(PushError::Overlap {
+                vault: src.to_path_buf(),
+                destination: dst.to_path_buf(),
+            });
+        }
+    }
     if dst.is_dir() {
         return Ok(());
     }
@@ -424,7 +478,8 @@ pub fn check_local_destination(dst: &Path) -> Result<(), PushError> {
 #[derive(Debug, Default)]
 pub struct Inventory {
     /// Object key -> size.
-    pub objects: HashMap<u128, u64>,
+    /// Object key -> (size, mtime in ns).
+    pub objects: HashMap<u128, (u64, i64)>,
     /// Folder keys (a local destination keeps folders).
     pub dirs: HashSet<u128>,
     pub bytes: u64,
@@ -478,16 +533,14 @@ pub fn inventory(root: &Path, options: &InventoryOptions) -> Result<Inventory, P
         if kind.is_dir() {
             inv.dirs.insert(key(&rel));
         } else if kind.is_file() {
-            let size = entry
-                .metadata()
-                .map_err(|e| PushError::Io {
-                    path: entry.path().to_path_buf(),
-                    action: "reading metadata",
-                    error: e.into(),
-                })?
-                .len();
-            inv.objects.insert(key(&rel), size);
-            inv.bytes += size;
+            let meta = entry.metadata().map_err(|e| PushError::Io {
+                path: entry.path().to_path_buf(),
+                action: "reading metadata",
+                error: e.into(),
+            })?;
+            let mtime = meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec();
+            inv.objects.insert(key(&rel), (meta.len(), mtime));
+            inv.bytes += meta.len();
         } else if kind.is_symlink() {
             let target = std::fs::read_link(entry.path()).map_err(|error| PushError::Io {
                 path: entry.path().to_path_buf(),
@@ -499,7 +552,11 @@ pub fn inventory(root: &Path, options: &InventoryOptions) -> Result<Inventory, P
             if options.links_as_objects {
                 name.extend_from_slice(LINK_SUFFIX.as_bytes());
             }
-            inv.objects.insert(key(&name), size);
+            let mtime = entry
+                .metadata()
+                .map(|m| m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec())
+                .unwrap_or(0);
+            inv.objects.insert(key(&name), (size, mtime));
             inv.bytes += size;
         } else {
             inv.specials.push(entry.path().to_path_buf());
@@ -564,8 +621,10 @@ impl Lister<'_> {
                     let size = std::fs::symlink_metadata(entry.path())
                         .map(|m| m.len() as i64)
                         .unwrap_or(-1);
+                    let raw = rel_bytes(root, entry.path());
                     each(RemoteObject {
-                        path: String::from_utf8_lossy(&rel_bytes(root, entry.path())).into_owned(),
+                        path: String::from_utf8_lossy(&raw).into_owned(),
+                        raw,
                         size,
                         hash: None,
                     });
@@ -590,7 +649,7 @@ pub fn snapshot(lister: &Lister<'_>) -> Result<Snapshot, PushError> {
         if object.path == CONFIG_NAME {
             snap.has_config = true;
         }
-        snap.keys.push(key(object.path.as_bytes()));
+        snap.keys.push(key(&object.raw));
     })?;
     Ok(snap)
 }
@@ -652,6 +711,7 @@ pub fn pick_hash(remote_hashes: &[String]) -> Option<&'static str> {
 /// What the remote should hold, for the check after a push.
 struct ExpectedObject {
     size: u64,
+    mtime_ns: i64,
     hash: Option<Box<str>>,
     seen: bool,
 }
@@ -690,11 +750,12 @@ pub fn check_remote<R: io::BufRead>(
     let mut expected: HashMap<u128, ExpectedObject> = inventory
         .objects
         .iter()
-        .map(|(k, size)| {
+        .map(|(k, (size, mtime_ns))| {
             (
                 *k,
                 ExpectedObject {
                     size: *size,
+                    mtime_ns: *mtime_ns,
                     hash: None,
                     seen: false,
                 },
@@ -716,7 +777,7 @@ pub fn check_remote<R: io::BufRead>(
         if !options.upload_config && object.path == CONFIG_NAME {
             return;
         }
-        let Some(want) = expected.get_mut(&key(object.path.as_bytes())) else {
+        let Some(want) = expected.get_mut(&key(&object.raw)) else {
             check.problems.push(remote_problem(
                 &object.path,
                 ProblemKind::RemoteMismatch("on the remote but not in the vault".into()),
@@ -781,8 +842,9 @@ fn attach_hash(
         path.push_str(LINK_SUFFIX);
     }
     if let Some(want) = expected.get_mut(&key(path.as_bytes())) {
-        // Only when the file is still the one the manifest hashed.
-        if want.size == record.cipher_size {
+        // Only when the file is still the one the manifest hashed (a file
+        // changed during the push is checked by size).
+        if want.size == record.cipher_size && record.cipher_mtime_ns == Some(want.mtime_ns) {
             want.hash = Some(value.into());
         }
     }
@@ -824,6 +886,15 @@ mod tests {
         assert!(Remote::parse(":s3,secret_access_key=abc:bucket").has_inline_secret());
         assert!(!Remote::parse(":s3,provider=Rclone:bucket").has_inline_secret());
         assert!(!Remote::parse("b2-keys:bucket").has_inline_secret());
+        let webdav = Remote::parse(":webdav,url=https://ana:hunter2@dav.example:dir");
+        assert!(webdav.has_inline_secret());
+        assert!(
+            !webdav.redacted().contains("hunter2"),
+            "{}",
+            webdav.redacted()
+        );
+        let s3 = Remote::parse(":s3,secret_access_key=TOPSECRET:bucket");
+        assert_eq!(s3.redacted(), ":s3,…:bucket");
     }
 
     #[test]

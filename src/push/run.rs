@@ -42,9 +42,6 @@ pub struct PushOptions<'a> {
     pub rclone: Option<&'a Rclone>,
     /// The config file's content, kept as a local copy.
     pub config: Option<&'a [u8]>,
-    /// Only list the remote and compare it with the vault: no manifest
-    /// refresh, nothing sent, nothing deleted.
-    pub check_only: bool,
     pub progress: &'a dyn Progress,
 }
 
@@ -52,23 +49,24 @@ pub struct PushOptions<'a> {
 #[derive(Debug)]
 pub struct PushReport {
     pub remote: String,
-    /// `None` for a check-only run.
-    pub manifest: Option<Refreshed>,
+    pub manifest: Refreshed,
     pub plan: Plan,
     pub transferred_files: u64,
     pub transferred_bytes: u64,
     pub deleted: u64,
     pub check: RemoteCheck,
+    /// Damage in the local vault (or files that could not be exported)
+    /// that --force pushed anyway.
+    pub forced: Vec<Problem>,
     /// Named pipes, sockets, device nodes: in the manifest, not pushed.
     pub specials: Vec<PathBuf>,
     pub elapsed: Duration,
 }
 
 impl PushReport {
-    /// Damage is what the remote check found; the local vault's state was
-    /// checked before anything was sent.
+    /// What the remote check found, and the local damage --force pushed.
     pub fn status(&self) -> ExitStatus {
-        overall_status(&self.check.problems)
+        overall_status(self.check.problems.iter().chain(&self.forced))
     }
 }
 
@@ -104,14 +102,15 @@ pub enum PushSource<'a> {
 }
 
 /// Exports a reverse vault's plaintext folder into its staging folder;
-/// problems (unreadable files) stop the push unless forced.
+/// problems (unreadable files) stop the push unless forced, and are
+/// returned when forced.
 fn export(
     plaindir: &Path,
     staging: &Path,
     keys: &ReverseKeys,
     excluder: &Excluder,
     options: &PushOptions<'_>,
-) -> Result<(), PushError> {
+) -> Result<Vec<Problem>, PushError> {
     let summary = export_tree(plaindir, staging, keys, excluder, options.progress)?;
     if !summary.problems.is_empty() && !options.force {
         return Err(PushError::ExportProblems {
@@ -120,7 +119,7 @@ fn export(
             problems: summary.problems,
         });
     }
-    Ok(())
+    Ok(summary.problems)
 }
 
 /// The stored names of the current manifest and of `kept` in the vault's
@@ -149,13 +148,13 @@ pub fn push(
     let source_dir = vault.root().to_path_buf();
     if remote.has_inline_secret() {
         return Err(PushError::InlineSecret {
-            remote: remote.to_string(),
+            remote: remote.redacted(),
         });
     }
     let remote_text = remote.to_string();
     let (lister, hash) = match remote {
         Remote::Local(dst) => {
-            check_local_destination(dst)?;
+            check_local_destination(&source_dir, dst)?;
             (Lister::Local(dst), None)
         }
         Remote::Rclone(text) => {
@@ -169,6 +168,7 @@ pub fn push(
         upload_config: options.upload_config,
         links_as_objects: matches!(remote, Remote::Rclone(_)),
     };
+    let forced_export = std::cell::RefCell::new(Vec::new());
     let reexport = |options: &PushOptions<'_>| -> Result<(), PushError> {
         if let PushSource::Reverse {
             plaindir,
@@ -178,7 +178,9 @@ pub fn push(
         } = source
         {
             options.progress.stage("exporting");
-            export(plaindir, staging.root(), keys, excluder, options)?;
+            let problems = export(plaindir, staging.root(), keys, excluder, options)?;
+            // The last export's problems are the ones that stand.
+            *forced_export.borrow_mut() = problems;
         }
         Ok(())
     };
@@ -187,26 +189,6 @@ pub fn push(
         prepare_plain(plaindir)?;
     }
     reexport(options)?;
-    if options.check_only {
-        options.progress.stage("checking the remote");
-        let inv = inventory(&source_dir, &inv_options)?;
-        let reader = store::local_copy(vault.vault_id())
-            .and_then(|copy| File::open(copy).ok())
-            .and_then(|f| ManifestReader::new(BufReader::new(f)).ok());
-        let check = check_remote(&source_dir, &inv, &inv_options, reader, hash, &lister)?;
-        return Ok(PushReport {
-            remote: remote_text,
-            manifest: None,
-            plan: Plan::default(),
-            transferred_files: 0,
-            transferred_bytes: 0,
-            deleted: 0,
-            check,
-            specials: inv.specials,
-            elapsed: started.elapsed(),
-        });
-    }
-
     // Reachable? Listed before the (possibly long) manifest refresh.
     options.progress.stage("listing the remote");
     let before = snapshot(&lister)?;
@@ -224,7 +206,9 @@ pub fn push(
         vault,
         options.config,
         &BuildOptions {
-            rehash: false,
+            // rclone --checksum sends whatever differs by content: rot that
+            // kept its mtime would go too, unless every file is read first.
+            rehash: options.checksum,
             remote_hashes,
             progress: options.progress,
         },
@@ -238,16 +222,20 @@ pub fn push(
         .problems
         .iter()
         .any(|p| p.status() == ExitStatus::Damaged);
-    if damaged && !options.force {
+    let mut forced = std::mem::take(&mut *forced_export.borrow_mut());
+    if damaged {
         let problems: Vec<Problem> = std::mem::take(&mut manifest.summary.problems)
             .into_iter()
             .filter(|p| p.status() == ExitStatus::Damaged)
             .collect();
-        return Err(PushError::LocalDamage {
-            path: source_dir,
-            count: problems.len(),
-            problems,
-        });
+        if !options.force {
+            return Err(PushError::LocalDamage {
+                path: source_dir,
+                count: problems.len(),
+                problems,
+            });
+        }
+        forced.extend(problems);
     }
     if !matches!(manifest.stored, Stored::Unchanged { .. }) {
         // The new manifest, from the plaintext folder into the export.
@@ -314,6 +302,8 @@ pub fn push(
                 }
             }
             sync.excludes = vec![temp_rule];
+            // What is left of the deletion budget.
+            sync.max_delete = Some(plan.deletes.saturating_sub(data.deletes));
             let last = rclone.sync(
                 &source_dir.join(&mdir),
                 &remote.join(&mdir_text).to_string(),
@@ -336,12 +326,13 @@ pub fn push(
     let check = check_remote(&source_dir, &inv, &inv_options, reader, hash, &lister)?;
     Ok(PushReport {
         remote: remote_text,
-        manifest: Some(manifest),
+        manifest,
         plan,
         transferred_files,
         transferred_bytes,
         deleted,
         check,
+        forced,
         specials: inv.specials,
         elapsed: started.elapsed(),
     })
