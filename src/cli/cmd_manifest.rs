@@ -168,6 +168,7 @@ pub fn run_verify(args: &VerifyArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let options = VerifyOptions {
         selection: &selection,
         progress,
+        strict: false,
     };
     let local_copy = store::local_copy(vault.vault_id());
     let file_error = |path: &Path, in_vault: bool| {

@@ -62,15 +62,22 @@ impl StepKind {
         }
     }
 
-    /// The runbook section to follow when this step fails.
+    /// The runbook section to follow when this step finds damage or a
+    /// refusal.
     pub fn runbook(self) -> &'static str {
         match self {
-            StepKind::Audit | StepKind::Download | StepKind::Compare => {
-                "runbooks/damaged-objects.md"
+            StepKind::Audit => "runbooks/damaged-objects.md#missing-objects",
+            StepKind::Download => {
+                "runbooks/damaged-objects.md#objects-that-differ-from-the-manifest"
             }
-            StepKind::UnlockPassword => "runbooks/forgotten-password.md",
-            StepKind::UnlockMasterKey => "runbooks/lost-config.md",
-            StepKind::Sample | StepKind::Estimate => "runbooks/monthly-drill.md",
+            StepKind::Compare => {
+                "runbooks/damaged-objects.md#files-that-do-not-decrypt-or-do-not-match"
+            }
+            StepKind::UnlockPassword => "runbooks/forgotten-password.md#the-password-was-refused",
+            StepKind::UnlockMasterKey => {
+                "runbooks/forgotten-password.md#the-master-key-was-refused"
+            }
+            StepKind::Sample | StepKind::Estimate => "runbooks/monthly-drill.md#read-the-report",
         }
     }
 }
@@ -99,7 +106,15 @@ pub struct Step {
     /// What it showed.
     pub summary: String,
     pub findings: Vec<Finding>,
+    /// The runbook section to follow if it did not pass.
+    pub runbook: &'static str,
 }
+
+/// Where to go when a step could not run.
+pub const COULD_NOT_RUN: &str = "runbooks/monthly-drill.md#when-the-drill-could-not-run";
+
+/// Where to go when the config is lost.
+pub const LOST_CONFIG: &str = "runbooks/lost-config.md";
 
 impl Step {
     pub fn new(kind: StepKind) -> Step {
@@ -111,6 +126,7 @@ impl Step {
             seconds: 0.0,
             summary: String::new(),
             findings: Vec::new(),
+            runbook: kind.runbook(),
         }
     }
 }
@@ -157,6 +173,11 @@ impl Outcome {
     /// The verdict from the steps: damage outranks "could not run"; a
     /// drill that did not run every step it was asked to is never passed.
     pub fn conclude(&mut self) {
+        for step in &mut self.steps {
+            if matches!(step.status, StepStatus::Error | StepStatus::NotRun) {
+                step.runbook = COULD_NOT_RUN;
+            }
+        }
         let any = |s: StepStatus| self.steps.iter().any(|step| step.status == s);
         self.verdict = if any(StepStatus::Failed) {
             ExitStatus::Damaged

@@ -191,7 +191,7 @@ pub fn markdown(o: &Outcome) -> String {
                 "- {} {}: follow {}.",
                 step.title,
                 step.status.word(),
-                step.kind.runbook()
+                step.runbook
             );
         }
         m.push('\n');

@@ -11,7 +11,9 @@ use std::io::{self, BufReader, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use super::outcome::{Coverage, Estimate, Finding, Outcome, Step, StepKind, StepStatus};
+use super::outcome::{
+    Coverage, Estimate, Finding, LOST_CONFIG, Outcome, Step, StepKind, StepStatus,
+};
 use super::sample::{self, Candidate, SampleSize};
 use crate::display::escape_path;
 use crate::encrypt::VaultDir;
@@ -172,6 +174,8 @@ struct Manifest {
     total_bytes: u64,
     candidates: Vec<Candidate>,
     meta: Vec<Record>,
+    /// The manifest folder's encrypted name, when the manifest says.
+    manifest_dir: Option<String>,
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, String> {
@@ -207,6 +211,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
         total_bytes: trailer.cipher_bytes,
         candidates,
         meta,
+        manifest_dir: header.manifest_dir,
     })
 }
 
@@ -330,6 +335,26 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         return;
     }
     let config_there = vault_dir.join(CONFIG_NAME).is_file();
+    if !config_there && !vault_dir.join("gocryptfs.diriv").is_file() {
+        // Neither: an empty or absent remote (a disk not mounted, a wrong
+        // path) is a drill that could not run, not a damaged backup.
+        let mut objects = 0u64;
+        let listed = lister.list(None, &mut |_| objects += 1);
+        let why = match listed {
+            Err(e) => Some(format!("listing the remote failed: {e}")),
+            Ok(()) if objects == 0 => Some(format!(
+                "nothing is at {}: is the disk mounted, the bucket and path right?",
+                o.remote
+            )),
+            Ok(()) => None,
+        };
+        if let Some(why) = why {
+            let step = at(outcome, StepKind::Audit);
+            step.ran = "looked for gocryptfs.conf and gocryptfs.diriv on the remote".into();
+            t.end(step, StepStatus::Error, why);
+            return;
+        }
+    }
 
     // Step 4: the password, against the remote's config.
     let mut unlocked: Option<(UnlockedVault, &'static str)> = None;
@@ -349,18 +374,14 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                     .not_proven
                     .push("that the password opens the remote's gocryptfs.conf".into());
             }
+            // The audit names the missing object.
             Some(_) if !config_there => {
-                step.findings.push(finding(
-                    "DAMAGED",
-                    None,
-                    CONFIG_NAME,
-                    consequence("config", Path::new("")),
-                ));
+                step.runbook = LOST_CONFIG;
                 t.end(
                     step,
                     StepStatus::Failed,
-                    "gocryptfs.conf is not on the remote".into(),
-                );
+                    "gocryptfs.conf is not on the remote: the password has nothing to open".into(),
+                )
             }
             Some(password) => match LockedVault::open(&vault_dir, None).and_then(|locked| {
                 let layout = locked.config().layout();
@@ -468,13 +489,16 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     outcome.coverage.bytes_total = manifest.total_bytes;
 
     // Step 1: audit every object by listing.
-    let manifest_dir = unlocked.as_ref().and_then(|(vault, _)| {
-        VaultDir::open(vault, Path::new(""))
-            .ok()?
-            .cipher_name(vault, MANIFEST_DIR.as_ref())
-            .ok()
-            .map(|n| n.to_string_lossy().into_owned())
-    });
+    let manifest_dir = unlocked
+        .as_ref()
+        .and_then(|(vault, _)| {
+            VaultDir::open(vault, Path::new(""))
+                .ok()?
+                .cipher_name(vault, MANIFEST_DIR.as_ref())
+                .ok()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .or_else(|| manifest.manifest_dir.clone());
     audit(
         outcome,
         o,
@@ -946,6 +970,8 @@ fn audit(
         return;
     }
     let mut findings = Vec::new();
+    // Objects found different: key -> finding, for naming their plaintext.
+    let mut differing: HashMap<u128, usize> = HashMap::new();
     let (mut listed, mut hashed) = (0u64, 0u64);
     let prefix = manifest_dir.map(|d| format!("{d}/"));
     let listing = lister.list(hash, &mut |object| {
@@ -966,6 +992,7 @@ fn audit(
             return;
         };
         want.seen = true;
+        let before = findings.len();
         if object.size >= 0 && object.size as u64 != want.size {
             findings.push(finding(
                 "DAMAGED",
@@ -990,6 +1017,9 @@ fn audit(
                 ));
             }
         }
+        if findings.len() > before {
+            differing.insert(key(&object.raw), before);
+        }
     });
     if let Err(e) = listing {
         let step = at(outcome, StepKind::Audit);
@@ -1006,10 +1036,16 @@ fn audit(
         .filter(|(_, w)| !w.seen)
         .map(|(k, _)| *k)
         .collect();
-    if !missing.is_empty() {
+    if !missing.is_empty() || !differing.is_empty() {
         let _ = read(&mut |r: Record| {
             let name = object_name(&r);
-            if missing.contains(&key(name.as_bytes())) {
+            let k = key(name.as_bytes());
+            if let Some(&i) = differing.get(&k) {
+                if matches!(r.kind.as_str(), "file" | "symlink") {
+                    findings[i].path = Some(escape_path(&r.plain_path()));
+                }
+            }
+            if missing.contains(&k) {
                 let plain = r.plain_path();
                 let shown = matches!(r.kind.as_str(), "file" | "symlink" | "sidecar")
                     .then_some(plain.as_path());
@@ -1042,7 +1078,10 @@ fn audit(
                 "every object of the manifest present with its size".into()
             },
             match hash {
-                Some(h) => format!(", {hashed} checked by {h} without downloading"),
+                Some(h) if hashed > 0 => format!(", {hashed} checked by {h} without downloading"),
+                Some(h) => format!(
+                    ", sizes only (the manifest has no {h} hashes; `vaultdrill push` records them)"
+                ),
                 None => ", sizes only (this remote keeps no hash the manifest has)".into(),
             },
             if notes > 0 {
@@ -1070,6 +1109,7 @@ fn verify_sample(
         &VerifyOptions {
             selection,
             progress,
+            strict: true,
         },
     )
     .map_err(|e| e.to_string())
@@ -1153,13 +1193,19 @@ fn master_key_path(
         .into();
     match result {
         Ok(summary) => {
-            let new: Vec<&Problem> = summary
+            // The regenerated config stands in for the remote's; its loss
+            // or change is the audit's and the password step's finding.
+            let problems: Vec<&Problem> = summary
                 .problems
                 .iter()
+                .filter(|p| p.cipher_path != Path::new(CONFIG_NAME))
+                .collect();
+            let new: Vec<&Problem> = problems
+                .iter()
+                .copied()
                 .filter(|p| !seen.contains(&escape_path(&p.cipher_path)))
                 .collect();
-            let damaged = summary
-                .problems
+            let damaged = problems
                 .iter()
                 .filter(|p| p.status() == crate::ExitStatus::Damaged)
                 .count();

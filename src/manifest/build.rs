@@ -302,6 +302,10 @@ pub fn build_manifest<W: Write, R: BufRead>(
         content: vault.layout().content.gocryptfs_name().to_string(),
         remote_hashes: options.remote_hashes.names(),
         root_mtime_ns: root_mtime_ns(vault),
+        manifest_dir: crate::encrypt::VaultDir::open(vault, Path::new(""))
+            .ok()
+            .and_then(|root| root.cipher_name(vault, MANIFEST_DIR.as_ref()).ok())
+            .map(|name| name.to_string_lossy().into_owned()),
     };
     let header_root_mtime = header.root_mtime_ns;
     let mut writer = ManifestWriter::new(out, &header)?;

@@ -111,6 +111,10 @@ pub struct Header {
     /// explains top-level files gone since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_mtime_ns: Option<i64>,
+    /// The encrypted name of the manifest's own folder (`.vaultdrill`) in
+    /// the vault root: an audit without the config knows it is ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_dir: Option<String>,
 }
 
 /// One entry (plaintext entries and the ciphertext-only config, diriv and
@@ -420,6 +424,7 @@ mod tests {
             content: "AES-GCM-256".into(),
             remote_hashes: vec![],
             root_mtime_ns: None,
+            manifest_dir: None,
         }
     }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::build::{RemoteHashes, digest_file, digest_meta, is_manifest_path};
 use super::{ManifestError, ManifestReader, Record};
+use crate::format::config::CONFIG_NAME;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
 use crate::selection::{Selection, Want};
@@ -23,6 +24,10 @@ use crate::vault::walk::{Entry, EntryKind, WalkItem, Walker};
 pub struct VerifyOptions<'a> {
     pub selection: &'a Selection,
     pub progress: &'a dyn Progress,
+    /// A copy that must match its manifest exactly (a remote, a drill's
+    /// download): nothing is explained by a newer mtime, every difference
+    /// but a rewritten config is damage.
+    pub strict: bool,
 }
 
 /// What a verification found.
@@ -50,24 +55,30 @@ fn ns(sec: i64, nsec: i64) -> i64 {
     sec.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
-/// Compares a file's fresh digest with its manifest record.
-fn compare_file(fresh: &Record, listed: &Record) -> Option<ProblemKind> {
+fn compare_file(fresh: &Record, listed: &Record, strict: bool) -> Option<ProblemKind> {
     // gocryptfs keeps the plaintext mtime on the ciphertext, and rclone
     // carries it to the remote and back: an edit moves it, rot and
-    // tampering (a truncated or swapped object) do not.
-    let unchanged =
-        fresh.cipher_path == listed.cipher_path && fresh.cipher_mtime_ns == listed.cipher_mtime_ns;
+    // tampering (a truncated or swapped object) do not. A strict copy
+    // explains nothing by its mtime.
+    let unchanged = strict
+        || fresh.cipher_path == listed.cipher_path
+            && fresh.cipher_mtime_ns == listed.cipher_mtime_ns;
     let same = fresh.blake3 == listed.blake3 && fresh.size == listed.size;
+    let why = if strict {
+        ""
+    } else {
+        ", though the mtime did not change"
+    };
     match (same, unchanged) {
         (true, _) => None,
         (false, true) if listed.damaged.is_some() => None,
         (false, true) if fresh.size != listed.size => Some(ProblemKind::ManifestMismatch(format!(
-            "{} bytes instead of {}, though the mtime did not change (cut or replaced)",
+            "{} bytes instead of {}{why} (cut or replaced)",
             fresh.size.unwrap_or(0),
             listed.size.unwrap_or(0)
         ))),
         (false, true) => Some(ProblemKind::ManifestMismatch(format!(
-            "plaintext BLAKE3 {} instead of {}, though the mtime did not change",
+            "plaintext BLAKE3 {} instead of {}{why}",
             fresh.blake3.as_deref().unwrap_or("?"),
             listed.blake3.as_deref().unwrap_or("?")
         ))),
@@ -98,6 +109,7 @@ pub fn verify_vault<R: BufRead>(
     let wanted = |path: &Path| options.selection.wants(path) != Want::No;
     let selected = |path: &Path| options.selection.wants(path) == Want::Selected;
     let mut listed_meta: HashMap<String, Record> = HashMap::new();
+    let strict = options.strict;
     let mut found_meta: HashMap<String, Record> = HashMap::new();
     // Folders whose mtime moved since the manifest (or that are new): what
     // is gone from them was deleted or renamed, not lost. And the entries
@@ -219,7 +231,7 @@ pub fn verify_vault<R: BufRead>(
                                             l.kind
                                         )))
                                     }
-                                    Some(l) => compare_file(&fresh, l),
+                                    Some(l) => compare_file(&fresh, l, strict),
                                 };
                                 if let Some(kind) = kind {
                                     report(problem(&entry.plain_path, &cipher, kind));
@@ -296,6 +308,21 @@ pub fn verify_vault<R: BufRead>(
     }
 
     let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    if options.strict {
+        for p in &mut problems {
+            p.kind = match std::mem::replace(&mut p.kind, ProblemKind::NotInManifest) {
+                ProblemKind::ChangedSinceManifest(what)
+                    if p.cipher_path != Path::new(CONFIG_NAME) =>
+                {
+                    ProblemKind::ManifestMismatch(format!(
+                        "{what}; a backup must hold exactly what its manifest lists"
+                    ))
+                }
+                ProblemKind::RemovedSinceManifest => ProblemKind::MissingSinceManifest,
+                other => other,
+            };
+        }
+    }
     problems.sort_by(|a, b| {
         a.plain_path
             .cmp(&b.plain_path)

@@ -1,0 +1,470 @@
+//! `vaultdrill drill` against a pushed copy of a vault made by the real
+//! gocryptfs, on a local-folder remote (an external disk) and on the S3
+//! endpoint of `rclone serve s3`, with faults injected into the remote.
+//! Each fault must end in a failing drill whose report names the path and
+//! the cause, with the right exit code and nothing left in scratch; the
+//! clean vault must pass with both unlock paths proven.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Two files of the same size, added to the fixture (a swap of their
+/// objects keeps every size right).
+const TWIN: usize = 10_000;
+
+/// A fixture vault pushed to a local folder, with its state directory.
+struct Pushed {
+    tmp: TempDir,
+    vault: PathBuf,
+    remote: PathBuf,
+    state: PathBuf,
+}
+
+impl Pushed {
+    fn new() -> Pushed {
+        let (tmp, vault) = unpack("default");
+        add_plain_file(&vault, "twin-a", &content("twin-a", TWIN));
+        add_plain_file(&vault, "twin-b", &content("twin-b", TWIN));
+        let state = tmp.path().join("state");
+        let remote = tmp.path().join("disk/vault");
+        fs::create_dir_all(&remote).unwrap();
+        let out = vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &state)
+            .arg("push")
+            .arg(&vault)
+            .arg(&remote)
+            .args(["-q", "--passfile"])
+            .arg(password_file())
+            .output()
+            .expect("push runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::create_dir_all(tmp.path().join("scratch")).unwrap();
+        Pushed {
+            tmp,
+            vault,
+            remote,
+            state,
+        }
+    }
+
+    /// The object on the remote that holds plaintext `plain`.
+    fn object(&self, plain: &str) -> PathBuf {
+        let in_vault = cipher_path_of(&self.vault, plain);
+        self.remote.join(
+            in_vault
+                .strip_prefix(&self.vault)
+                .expect("inside the vault"),
+        )
+    }
+
+    fn drill(&self, extra: &[&str]) -> Drill {
+        self.drill_remote(self.remote.to_str().unwrap(), extra)
+    }
+
+    /// Runs a full drill (100 % sample) of `remote`; checks that scratch
+    /// is left empty whatever happened.
+    fn drill_remote(&self, remote: &str, extra: &[&str]) -> Drill {
+        let scratch = self.tmp.path().join("scratch");
+        let report = self.tmp.path().join("report.md");
+        let junit = self.tmp.path().join("drill.xml");
+        let _ = fs::remove_file(&report);
+        let _ = fs::remove_file(&junit);
+        let mut cmd = vaultdrill();
+        cmd.env("VAULTDRILL_STATE_DIR", &self.state)
+            .args(["drill", remote, "--json", "--sample", "100%", "--seed", "7"])
+            .arg("--scratch")
+            .arg(&scratch)
+            .arg("--report")
+            .arg(&report)
+            .arg("--junit")
+            .arg(&junit);
+        if !extra.contains(&"--passfile") && !extra.contains(&"--no-password") {
+            cmd.arg("--passfile").arg(password_file());
+        }
+        if !extra.contains(&"--masterkey-file") && !extra.contains(&"--no-masterkey") {
+            cmd.arg("--masterkey-file").arg(masterkey_file("default"));
+        }
+        let run = run_json(cmd.args(extra));
+        let left: Vec<_> = fs::read_dir(&scratch).unwrap().collect();
+        assert!(left.is_empty(), "scratch not cleaned: {left:?}");
+        Drill {
+            report: fs::read_to_string(&report).expect("a report is always written"),
+            junit: fs::read_to_string(&junit).expect("a JUnit file is always written"),
+            run,
+        }
+    }
+}
+
+struct Drill {
+    run: Run,
+    report: String,
+    junit: String,
+}
+
+impl Drill {
+    fn step(&self, kind: &str) -> &Value {
+        self.run.json["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["kind"] == kind)
+            .unwrap_or_else(|| panic!("no step {kind}"))
+    }
+
+    fn status(&self, kind: &str) -> &str {
+        self.step(kind)["status"].as_str().expect("status")
+    }
+
+    /// Every finding as "LABEL path | object | cause".
+    fn findings(&self) -> Vec<String> {
+        self.run.json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["findings"].as_array().unwrap().iter())
+            .map(|f| {
+                format!(
+                    "{} {} | {} | {}",
+                    f["label"].as_str().unwrap(),
+                    f["path"].as_str().unwrap_or("-"),
+                    f["object"].as_str().unwrap(),
+                    f["cause"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Asserts the drill failed with `code`, a finding on `path` whose
+    /// cause contains `cause`, and a report and JUnit file that say so.
+    fn assert_fails(&self, code: i32, path: &str, cause: &str) {
+        let all = self.findings();
+        assert_eq!(self.run.code, code, "{all:#?}\n{}", self.run.stderr);
+        assert!(
+            all.iter()
+                .any(|f| f.contains(&format!(" {path} |")) && f.contains(cause)),
+            "no finding on {path} with {cause:?}: {all:#?}"
+        );
+        let first = self.report.lines().next().unwrap();
+        assert!(first.contains("FAILED") || first.contains("NOT"), "{first}");
+        assert!(self.report.contains(path), "the report names {path}");
+        assert!(self.junit.contains("<failure"), "{}", self.junit);
+    }
+}
+
+fn flip_byte(path: &Path, at: u64) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[at as usize] ^= 0x40;
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_clean_vault_passes_with_both_unlock_paths_proven() {
+    let p = Pushed::new();
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 0, "{:#?}\n{}", d.findings(), d.run.stderr);
+    assert_eq!(d.run.json["verdict"], "verified");
+    for kind in [
+        "audit",
+        "sample",
+        "download",
+        "unlock_password",
+        "unlock_master_key",
+        "compare",
+        "estimate",
+    ] {
+        assert_eq!(d.status(kind), "passed", "{kind}: {}", d.step(kind));
+    }
+    assert!(d.findings().is_empty(), "{:#?}", d.findings());
+    let files = d.run.json["coverage"]["files_total"].as_u64().unwrap();
+    assert_eq!(
+        d.run.json["coverage"]["files_sampled"].as_u64(),
+        Some(files)
+    );
+    assert!(d.run.json["not_proven"].as_array().unwrap().is_empty());
+    assert!(d.report.lines().next().unwrap().contains("PASSED"));
+    assert!(!d.junit.contains("<failure"), "{}", d.junit);
+    // The master key path found the flags from the ciphertext itself.
+    let mk = d.step("unlock_master_key")["summary"].as_str().unwrap();
+    assert!(mk.contains("flags found"), "{mk}");
+}
+
+#[test]
+fn a_flipped_byte_is_damage_named_by_path() {
+    let p = Pushed::new();
+    flip_byte(&p.object("size-20000"), 5000);
+    let d = p.drill(&[]);
+    d.assert_fails(1, "size-20000", "BLAKE3");
+    d.assert_fails(1, "size-20000", "authentication failed");
+    assert_eq!(d.status("download"), "failed");
+    assert_eq!(d.status("compare"), "failed");
+}
+
+#[test]
+fn a_truncated_object_is_damage() {
+    let p = Pushed::new();
+    let object = p.object("size-20000");
+    let len = fs::metadata(&object).unwrap().len();
+    fs::File::options()
+        .write(true)
+        .open(&object)
+        .unwrap()
+        .set_len(len - 100)
+        .unwrap();
+    let d = p.drill(&[]);
+    d.assert_fails(1, "size-20000", "bytes on the remote");
+    assert_eq!(d.status("audit"), "failed");
+}
+
+#[test]
+fn a_cut_at_a_block_boundary_is_caught_by_the_manifest() {
+    // Ciphertext blocks are 4096+32 bytes after an 18-byte header; a cut
+    // after the second block leaves a file that authenticates.
+    let p = Pushed::new();
+    let object = p.object("size-20000");
+    fs::File::options()
+        .write(true)
+        .open(&object)
+        .unwrap()
+        .set_len(18 + 2 * 4128)
+        .unwrap();
+    let d = p.drill(&[]);
+    d.assert_fails(1, "size-20000", "bytes on the remote");
+    // Decrypted, it authenticates but is short: the manifest says so.
+    assert_eq!(d.status("compare"), "failed", "{}", d.step("compare"));
+}
+
+#[test]
+fn a_zeroed_block_is_damage() {
+    let p = Pushed::new();
+    let object = p.object("size-20000");
+    let mut bytes = fs::read(&object).unwrap();
+    bytes[18 + 4128..18 + 2 * 4128].fill(0);
+    fs::write(&object, bytes).unwrap();
+    let d = p.drill(&[]);
+    // gocryptfs reads an all-zero block as a hole: it decrypts, to zeros.
+    // Only the manifest's plaintext hash sees it.
+    d.assert_fails(1, "size-20000", "plaintext BLAKE3");
+}
+
+#[test]
+fn two_swapped_objects_of_equal_size_are_damage() {
+    // Each object still authenticates (its own file ID is in its header):
+    // only the path-keyed hashes of the manifest see the swap.
+    let p = Pushed::new();
+    let (a, b) = (p.object("twin-a"), p.object("twin-b"));
+    let (bytes_a, bytes_b) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    assert_eq!(bytes_a.len(), bytes_b.len());
+    fs::write(&a, bytes_b).unwrap();
+    fs::write(&b, bytes_a).unwrap();
+    let d = p.drill(&[]);
+    d.assert_fails(1, "twin-a", "BLAKE3");
+    d.assert_fails(1, "twin-b", "BLAKE3");
+    assert_eq!(d.status("audit"), "passed", "sizes are all right");
+    assert_eq!(d.status("compare"), "failed");
+}
+
+#[test]
+fn a_deleted_object_is_damage_with_its_consequence() {
+    let p = Pushed::new();
+    fs::remove_file(p.object("emoji-🦀.md")).unwrap();
+    let d = p.drill(&[]);
+    d.assert_fails(1, "emoji-🦀.md", "cannot be restored");
+    assert_eq!(d.status("audit"), "failed");
+    // The rest was still downloaded and proven.
+    assert_eq!(d.status("download"), "passed", "{}", d.step("download"));
+}
+
+#[test]
+fn a_lost_config_fails_the_password_but_the_master_key_still_restores() {
+    let p = Pushed::new();
+    fs::remove_file(p.remote.join("gocryptfs.conf")).unwrap();
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert_eq!(d.status("unlock_password"), "failed");
+    assert_eq!(
+        d.status("unlock_master_key"),
+        "passed",
+        "{}",
+        d.step("unlock_master_key")
+    );
+    assert_eq!(d.status("compare"), "passed", "{}", d.step("compare"));
+    assert!(
+        d.findings()
+            .iter()
+            .any(|f| f.contains("gocryptfs.conf") && f.contains("master key")),
+        "{:#?}",
+        d.findings()
+    );
+    assert!(
+        d.report.contains("runbooks/lost-config.md") || d.report.contains("forgotten-password")
+    );
+}
+
+#[test]
+fn a_deleted_diriv_is_damage_naming_the_folder() {
+    let p = Pushed::new();
+    let dir = p.object("deep");
+    fs::remove_file(dir.join("gocryptfs.diriv")).unwrap();
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert!(
+        d.findings()
+            .iter()
+            .any(|f| f.contains("gocryptfs.diriv") && f.contains("names in deep")),
+        "{:#?}",
+        d.findings()
+    );
+    assert!(d.report.contains("names in deep"));
+}
+
+#[test]
+fn a_wrong_password_is_refused() {
+    let p = Pushed::new();
+    let wrong = p.tmp.path().join("wrong");
+    fs::write(&wrong, "not the password\n").unwrap();
+    let d = p.drill(&["--passfile", wrong.to_str().unwrap()]);
+    assert_eq!(d.run.code, 3, "{:#?}\n{}", d.findings(), d.run.stderr);
+    assert_eq!(d.status("unlock_password"), "refused");
+    // The master key alone still proved the backup.
+    assert_eq!(d.status("unlock_master_key"), "passed");
+    assert!(!d.report.contains("not the password"));
+    assert!(d.report.contains("runbooks/forgotten-password.md"));
+}
+
+#[test]
+fn a_wrong_master_key_is_refused() {
+    let p = Pushed::new();
+    let wrong = p.tmp.path().join("wrong-key");
+    fs::copy(masterkey_file("aessiv"), &wrong).unwrap();
+    let d = p.drill(&["--masterkey-file", wrong.to_str().unwrap()]);
+    assert_eq!(d.run.code, 3, "{:#?}\n{}", d.findings(), d.run.stderr);
+    assert_eq!(d.status("unlock_password"), "passed");
+    assert_eq!(d.status("unlock_master_key"), "refused");
+    let key = fs::read_to_string(&wrong).unwrap();
+    let first_group = key.trim().split('-').next().unwrap();
+    assert!(!d.report.contains(first_group), "no key in the report");
+}
+
+#[test]
+fn a_remote_that_is_not_there_could_not_run() {
+    let p = Pushed::new();
+    fs::remove_dir_all(&p.remote).unwrap();
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 4, "{:#?}\n{}", d.findings(), d.run.stderr);
+    assert_ne!(d.run.json["verdict"], "verified");
+    assert!(!d.report.lines().next().unwrap().contains("PASSED"));
+}
+
+// ---- through rclone, on the S3 endpoint ----
+
+const REMOTE: &str = "s3test:bucket/vault";
+
+/// The vault pushed to the S3 endpoint too (the manifest then records
+/// the MD5 the endpoint keeps).
+fn on_s3(p: &Pushed) -> S3Server {
+    let server = S3Server::start();
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .arg("push")
+        .arg(&p.vault)
+        .arg(REMOTE)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .arg("--rclone-config")
+        .arg(&server.config)
+        .output()
+        .expect("push runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server
+}
+
+#[test]
+fn s3_clean_passes_and_faults_fail() {
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let config = server.config.to_str().unwrap().to_string();
+    let d = p.drill_remote(REMOTE, &["--rclone-config", &config]);
+    assert_eq!(d.run.code, 0, "{:#?}\n{}", d.findings(), d.run.stderr);
+    let audit = d.step("audit")["summary"].as_str().unwrap();
+    assert!(audit.contains("checked by md5"), "{audit}");
+
+    // Behind our back, through S3 (the server caches its listings): a
+    // flipped byte, which the listing's MD5 already sees and the download
+    // and the decryption confirm; and a deleted object.
+    let name = |plain: &str| {
+        let object = p.object(plain);
+        let rel = object.strip_prefix(&p.remote).unwrap();
+        format!("{REMOTE}/{}", rel.to_str().unwrap())
+    };
+    let rotten = p.tmp.path().join("rotten");
+    fs::copy(p.object("size-4097"), &rotten).unwrap();
+    flip_byte(&rotten, 100);
+    server.rclone(&["copyto", rotten.to_str().unwrap(), &name("size-4097")]);
+    server.rclone(&["deletefile", &name("len15-xxxxxxxxx")]);
+    let d = p.drill_remote(REMOTE, &["--rclone-config", &config]);
+    d.assert_fails(1, "size-4097", "md5");
+    d.assert_fails(1, "size-4097", "authentication failed");
+    d.assert_fails(1, "len15-xxxxxxxxx", "cannot be restored");
+}
+
+#[test]
+fn rclone_failing_mid_download_could_not_run() {
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let config = server.config.to_str().unwrap().to_string();
+    // An rclone that copies half of the sample list, then fails.
+    let wrapper = p.tmp.path().join("rclone-breaks");
+    fs::write(
+        &wrapper,
+        format!(
+            r#"#!/bin/bash
+args=("$@")
+for i in "${{!args[@]}}"; do
+  if [ "${{args[$i]}}" = --files-from ] && [ "$(wc -l < "${{args[$((i+1))]}}")" -gt 4 ]; then
+    list="${{args[$((i+1))]}}"
+    half=$(( $(wc -l < "$list") / 2 ))
+    head -n "$half" "$list" > "$list.half"
+    args[$((i+1))]="$list.half"
+    {real} "${{args[@]}}"
+    echo '{{"level":"error","msg":"connection reset by peer (injected)"}}' >&2
+    exit 1
+  fi
+done
+exec {real} "$@"
+"#,
+            real = require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let d = p.drill_remote(
+        REMOTE,
+        &[
+            "--rclone-config",
+            &config,
+            "--rclone",
+            wrapper.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(d.run.code, 4, "{:#?}\n{}", d.findings(), d.run.stderr);
+    assert_eq!(d.status("download"), "error", "{}", d.step("download"));
+    let summary = d.step("download")["summary"].as_str().unwrap();
+    assert!(summary.contains("connection reset"), "{summary}");
+    assert!(d.report.contains("connection reset"));
+    assert!(!d.report.lines().next().unwrap().contains("PASSED"));
+}
