@@ -82,8 +82,11 @@ impl Pushed {
         let _ = fs::remove_file(&junit);
         let mut cmd = vaultdrill();
         cmd.env("VAULTDRILL_STATE_DIR", &self.state)
-            .args(["drill", remote, "--json", "--sample", "100%", "--seed", "7"])
-            .arg("--scratch")
+            .args(["drill", remote, "--json"]);
+        if !extra.contains(&"--sample") && !extra.contains(&"--subset") {
+            cmd.args(["--sample", "100%", "--seed", "7"]);
+        }
+        cmd.arg("--scratch")
             .arg(&scratch)
             .arg("--report")
             .arg(&report)
@@ -364,6 +367,137 @@ fn a_remote_that_is_not_there_could_not_run() {
     assert_eq!(d.run.code, 4, "{:#?}\n{}", d.findings(), d.run.stderr);
     assert_ne!(d.run.json["verdict"], "verified");
     assert!(!d.report.lines().next().unwrap().contains("PASSED"));
+}
+
+#[test]
+fn drills_rotate_over_the_whole_vault_and_are_remembered() {
+    let p = Pushed::new();
+    let files = 29; // the fixture's 27 and the twins
+    let mut coverage = Vec::new();
+    for _ in 0..7 {
+        let d = p.drill(&["--sample", "6"]);
+        assert_eq!(d.run.code, 0, "{:#?}", d.findings());
+        assert_eq!(d.run.json["coverage"]["files_total"], files);
+        assert_eq!(d.run.json["coverage"]["files_sampled"], 6);
+        let by = d.run.json["coverage"]["chosen_by"].as_str().unwrap();
+        assert!(by.contains("least recently verified"), "{by}");
+        coverage.push(
+            d.run.json["coverage"]["verified_12m_files"]
+                .as_u64()
+                .unwrap(),
+        );
+        assert!(d.report.contains("in the last 12 months"), "{}", d.report);
+    }
+    // Each drill proves files not proven before, until all are: four at
+    // least (the empty file comes every time, it costs nothing; the huge
+    // one rotates among the largest 10 %, here two files).
+    assert_eq!(coverage[0], 6);
+    for pair in coverage.windows(2) {
+        assert!(
+            pair[1] == files || pair[1] >= pair[0] + 4,
+            "least recently verified first: {coverage:?}"
+        );
+    }
+    assert_eq!(coverage[6], files, "{coverage:?}");
+
+    // A changed file is a new file: the next drill takes it first.
+    add_plain_file(&p.vault, "twin-a", b"edited");
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .arg("push")
+        .arg(&p.vault)
+        .arg(&p.remote)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = p.drill(&["--sample", "1"]);
+    assert_eq!(d.run.code, 0, "{:#?}", d.findings());
+    assert_eq!(d.run.json["coverage"]["verified_12m_files"], files);
+    let sampled = d.step("sample")["summary"].as_str().unwrap().to_string();
+    assert!(sampled.starts_with("1 of 29"), "{sampled}");
+
+    // The history has every drill, with its verdict and coverage.
+    let history = run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &p.state)
+            .args(["history", p.remote.to_str().unwrap(), "--json", "--html"])
+            .arg(p.tmp.path().join("drills.html")),
+    );
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let records = history.json.as_array().unwrap();
+    assert_eq!(records.len(), 8);
+    assert!(records.iter().all(|r| r["verdict"] == "verified"));
+    let pct: Vec<f64> = records
+        .iter()
+        .map(|r| r["coverage_12m"].as_f64().unwrap())
+        .collect();
+    assert!(pct.windows(2).all(|w| w[0] <= w[1]), "{pct:?}");
+    assert_eq!(pct[6], 100.0);
+    let page = fs::read_to_string(p.tmp.path().join("drills.html")).unwrap();
+    assert_eq!(page.matches("<circle").count(), 8, "one dot per drill");
+
+    // `vaults` shows a registered vault's last drill.
+    let registry = p.tmp.path().join("config.toml");
+    fs::write(
+        &registry,
+        format!(
+            "[vaults.thesis]\nfolder = {:?}\nremote = {:?}\n",
+            p.vault.to_str().unwrap(),
+            p.remote.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let vaults = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .arg("--registry")
+        .arg(&registry)
+        .arg("vaults")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&vaults.stdout);
+    assert!(
+        text.contains("last drill") && text.contains("passed"),
+        "{text}"
+    );
+    // And `history thesis` finds the drills by the registered name.
+    let by_name = run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &p.state)
+            .arg("--registry")
+            .arg(&registry)
+            .args(["history", "thesis", "--json"]),
+    );
+    assert_eq!(by_name.json.as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn subsets_cover_the_vault_and_no_state_leaves_no_trace() {
+    let p = Pushed::new();
+    let mut total = 0;
+    for k in 1..=3 {
+        let slice = format!("{k}/3");
+        let d = p.drill(&["--subset", &slice, "--no-state"]);
+        assert_eq!(d.run.code, 0, "{:#?}", d.findings());
+        total += d.run.json["coverage"]["files_sampled"].as_u64().unwrap();
+        assert!(d.report.contains(&format!("--subset {slice}")));
+    }
+    assert_eq!(total, 29, "three slices of three cover every file once");
+    let drills = p.state.join("vaults");
+    let traces: Vec<_> = walkdir::WalkDir::new(&drills)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy();
+            n == "drills.jsonl" || n == "verified.tsv"
+        })
+        .collect();
+    assert!(traces.is_empty(), "{traces:?}");
 }
 
 // ---- through rclone, on the S3 endpoint ----

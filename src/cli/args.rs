@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use vaultdrill::drill::sample::SampleSize;
+use vaultdrill::drill::sample::{SampleSize, parse_subset};
 use vaultdrill::push::DeleteLimit;
 
 const EXIT_CODES: &str = "\
@@ -207,8 +207,11 @@ restored today, with the password and with only the master key.
 Steps, mirrored by the report:
   1. audit every object of the remote by listing it (sizes, and hashes where the remote keeps
      them: MD5 on S3, SHA-1 on B2), against the manifest that `vaultdrill push` stored;
-  2. choose a sample (--sample 5%, 50 files, or 2GiB; --seed repeats a choice), always with a
-     zero-byte and the largest file that fits, and the config, diriv and .name files they need;
+  2. choose a sample (--sample 5%, 50 files, or 2GiB): by default the files verified least
+     recently first (a rotation kept in the state directory, so monthly drills cover the whole
+     vault), --seed N for a reproducible random choice, --subset K/N for a fixed slice; always
+     with a zero-byte and the largest file that fits, and the config, diriv and .name files
+     they need;
   3. download it (rclone copy --files-from) into a private scratch folder and check each object's
      ciphertext BLAKE3;
   4. unlock the downloaded gocryptfs.conf with the password;
@@ -230,6 +233,24 @@ Examples:
   vaultdrill drill /media/usb/vault --sample 100% --no-masterkey --junit drill.xml"
     )]
     Drill(DrillArgs),
+
+    /// Past drills: verdicts, coverage over 12 months, throughput trend;
+    /// --html FILE writes a page with a chart.
+    #[command(
+        long_about = "Past drills, oldest first: when, the verdict, how many files were sampled, \
+the share of the vault's files verified in the 12 months before, and the download and decryption \
+speed, with the throughput trend. Drills are remembered in the state directory \
+($VAULTDRILL_STATE_DIR, else ~/.local/state/vaultdrill) unless run with --no-state.
+
+VAULT narrows to one vault: a registered name, a remote as given to `drill`, or the first 8+ \
+hex digits of a vault id.
+
+Examples:
+  vaultdrill history
+  vaultdrill history photos --html drills.html
+  vaultdrill history b2-backup:photo-bucket/vault --json"
+    )]
+    History(HistoryArgs),
 
     /// List the vaults of the registry, with their last push.
     #[command(
@@ -490,9 +511,21 @@ pub struct DrillArgs {
     #[arg(long, value_name = "SIZE")]
     pub sample: Option<SampleSize>,
 
-    /// Makes the sample reproducible (default: a new random choice).
-    #[arg(long, value_name = "N")]
+    /// A reproducible random sample: the same seed picks the same files.
+    /// Without it, drills rotate: the files verified least recently (or
+    /// never, e.g. changed since) come first, so successive drills cover
+    /// the whole vault.
+    #[arg(long, value_name = "N", conflicts_with = "subset")]
     pub seed: Option<u64>,
+
+    /// A fixed slice instead of a sample: K of N (1-based), whole, as
+    /// restic's --read-data-subset; drills 1/12 .. 12/12 cover every file.
+    #[arg(long, value_name = "K/N", value_parser = parse_subset, conflicts_with = "sample")]
+    pub subset: Option<(u64, u64)>,
+
+    /// Leave no trace in the state directory: no rotation, no history.
+    #[arg(long)]
+    pub no_state: bool,
 
     /// Read the password from the first line of FILE.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["extpass", "no_password"])]
@@ -562,6 +595,21 @@ pub struct DrillArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A registered vault, a remote, or a vault id prefix (default: all).
+    pub vault: Option<String>,
+
+    /// Also write one self-contained HTML page with a chart of coverage
+    /// and results over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+
+    /// Print the drills as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Debug, Args)]
 pub struct VaultsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]

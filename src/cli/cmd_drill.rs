@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use vaultdrill::ExitStatus;
 use vaultdrill::drill::report;
-use vaultdrill::drill::run::{DrillOptions, drill};
+use vaultdrill::drill::run::{Choice, DrillOptions, drill};
 use vaultdrill::drill::sample::SampleSize;
+use vaultdrill::drill::state::{self, DrillRecord};
 use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::manifest::store;
 use vaultdrill::push::Remote;
@@ -146,16 +147,30 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     remove_scratch_on_interrupt();
 
     let sample = args.sample.unwrap_or(SampleSize::Percent(5.0));
-    let seed = args.seed.unwrap_or_else(|| {
+    let random = || {
         let mut b = [0u8; 8];
         let _ = getrandom::fill(&mut b);
         u64::from_le_bytes(b) >> 16
-    });
+    };
+    let (choice, seed) = match (args.seed, args.subset) {
+        (Some(seed), _) => (Choice::Seeded(seed), Some(seed)),
+        (None, Some((k, n))) => (Choice::Subset(k, n), None),
+        (None, None) if args.no_state => {
+            let seed = random();
+            (Choice::Seeded(seed), Some(seed))
+        }
+        (None, None) => (Choice::Rotation(random()), None),
+    };
     let transfers = args.transfers.unwrap_or(4);
     let mut reproduce = vec![format!(
-        "vaultdrill drill {} --sample {} --seed {seed}{}{}{}",
+        "vaultdrill drill {} {}{}{}{}",
         shell_word(&args.remote),
-        sample.cli_form(),
+        match (choice, seed) {
+            (Choice::Subset(k, n), _) => format!("--subset {k}/{n}"),
+            (_, Some(seed)) => format!("--sample {} --seed {seed}", sample.cli_form()),
+            // The rotation moves on: the same command drills the next files.
+            _ => format!("--sample {}", sample.cli_form()),
+        },
         match (&args.passfile, args.no_password) {
             (_, true) => " --no-password".to_string(),
             (Some(f), _) => format!(" --passfile {}", shell_word(&f.display().to_string())),
@@ -180,7 +195,8 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         rclone: rclone.as_ref(),
         master_key,
         sample,
-        seed,
+        choice,
+        remember: !args.no_state,
         audit_only: args.audit_only,
         transfers,
         scratch: scratch.path(),
@@ -220,12 +236,39 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             ))
         }
     };
-    std::fs::write(&report_path, report::markdown(&outcome))
-        .map_err(|e| anyhow::anyhow!("{}: writing the report: {e}", report_path.display()))?;
-    if let Some(junit) = &args.junit {
-        std::fs::write(junit, report::junit(&outcome))
-            .map_err(|e| anyhow::anyhow!("{}: writing the JUnit file: {e}", junit.display()))?;
+    // What follows the drill must not hide its verdict: a failure here is
+    // said, and turns only a pass into "could not run".
+    let mut after: Vec<String> = Vec::new();
+    if let Err(e) = std::fs::write(&report_path, report::markdown(&outcome)) {
+        after.push(format!(
+            "{}: writing the report: {e}; give --report FILE in a writable folder",
+            report_path.display()
+        ));
     }
+    if let Some(junit) = &args.junit {
+        if let Err(e) = std::fs::write(junit, report::junit(&outcome)) {
+            after.push(format!("{}: writing the JUnit file: {e}", junit.display()));
+        }
+    }
+    if !args.no_state {
+        let report_path = report_path.canonicalize().unwrap_or(report_path.clone());
+        let record = DrillRecord::from_outcome(&outcome, Some(&report_path));
+        if let Err(e) = state::record_drill(&record) {
+            after.push(format!(
+                "{}: recording the drill in the history: {e}; check the state directory \
+                 (VAULTDRILL_STATE_DIR)",
+                store::state_dir().display()
+            ));
+        }
+    }
+    for line in &after {
+        eprintln!("vaultdrill: error: {line}");
+    }
+    let verdict = if after.is_empty() || outcome.verdict != ExitStatus::Verified {
+        outcome.verdict
+    } else {
+        ExitStatus::CouldNotRun
+    };
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &outcome)?;
@@ -263,7 +306,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    Ok(outcome.verdict)
+    Ok(verdict)
 }
 
 /// A word safe to paste into a shell.

@@ -5,6 +5,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::display::escape_path;
+use vaultdrill::drill::history::verdict_word;
+use vaultdrill::drill::state::{DrillRecord, last_drill_of};
 use vaultdrill::push::run::last_push_of;
 use vaultdrill::registry::{self, Mode, Registry};
 
@@ -19,6 +21,7 @@ struct JsonVault {
     drill_every: Option<String>,
     drill_sample: Option<String>,
     last_push: Option<vaultdrill::push::run::PushRecord>,
+    last_drill: Option<DrillRecord>,
 }
 
 pub fn run(args: &VaultsArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -38,6 +41,7 @@ pub fn run(args: &VaultsArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             drill_every: entry.drill.every.clone(),
             drill_sample: entry.drill.sample.clone(),
             last_push: last_push_of(&entry.folder),
+            last_drill: entry.remote.as_deref().and_then(last_drill_of),
         })
         .collect();
     let mut out = io::stdout().lock();
@@ -71,9 +75,18 @@ pub fn run(args: &VaultsArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             ),
             None => "never pushed".to_string(),
         };
+        let drill = match &v.last_drill {
+            Some(d) => format!(
+                "last drill {}: {} ({:.0} % of the files verified in 12 months)",
+                d.started,
+                verdict_word(&d.verdict),
+                d.coverage_12m
+            ),
+            None => "never drilled".to_string(),
+        };
         writeln!(
             out,
-            "  {}  {} {} -> {}\n      {push}{}",
+            "  {}  {} {} -> {}\n      {push}{}\n      {drill}",
             v.name,
             v.mode,
             v.folder,

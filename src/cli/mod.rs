@@ -6,6 +6,7 @@ mod cmd_decrypt;
 mod cmd_drill;
 mod cmd_encrypt;
 mod cmd_export;
+mod cmd_history;
 mod cmd_info;
 mod cmd_init;
 mod cmd_ls;
@@ -65,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Push(a) => cmd_push::run(a, &cli),
         Command::Vaults(a) => cmd_vaults::run(a, &cli),
         Command::Drill(a) => cmd_drill::run(a, &cli),
+        Command::History(a) => cmd_history::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

@@ -2,7 +2,9 @@
 //! be restored with the password and with only the master key, and say so
 //! in a report a person can follow.
 
+pub mod history;
 pub mod outcome;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod state;

@@ -139,6 +139,12 @@ pub struct Coverage {
     pub files_sampled: u64,
     pub bytes_downloaded: u64,
     pub objects_audited: u64,
+    /// Files of the newest manifest proven by a drill in the last 12
+    /// months (this one included), as remembered in the state directory.
+    pub verified_12m_files: u64,
+    pub verified_12m_percent: f64,
+    /// How the sample was chosen, in words.
+    pub chosen_by: String,
 }
 
 /// A full restore, estimated from what this drill measured.
@@ -156,6 +162,8 @@ pub struct Estimate {
 pub struct Outcome {
     pub verdict: ExitStatus,
     pub remote: String,
+    /// The vault's id, once the drill learned it.
+    pub vault_id: Option<String>,
     pub started: String,
     pub tool: String,
     pub seconds: f64,

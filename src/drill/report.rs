@@ -144,6 +144,15 @@ pub fn markdown(o: &Outcome) -> String {
         mib(c.bytes_downloaded),
         c.objects_audited
     );
+    if !c.chosen_by.is_empty() {
+        let _ = writeln!(
+            m,
+            "The sample was chosen by {}. Drills have verified {} of the {} files ({:.1} %) in \
+             the last 12 months, counting this one (as remembered in the state directory; an \
+             edited file counts as new).\n",
+            c.chosen_by, c.verified_12m_files, c.files_total, c.verified_12m_percent
+        );
+    }
 
     if let Some(e) = &o.estimate {
         let _ = writeln!(m, "## Restore estimate\n");

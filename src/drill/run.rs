@@ -14,7 +14,8 @@ use std::time::{Instant, SystemTime};
 use super::outcome::{
     Coverage, Estimate, Finding, LOST_CONFIG, Outcome, Step, StepKind, StepStatus,
 };
-use super::sample::{self, Candidate, SampleSize};
+use super::sample::{self, Candidate, Order, SampleSize};
+use super::state::{self, Rotation, YEAR_SECONDS};
 use crate::display::escape_path;
 use crate::encrypt::VaultDir;
 use crate::format::config::CONFIG_NAME;
@@ -38,7 +39,10 @@ pub struct DrillOptions<'a> {
     /// `None`: the master-key path is skipped (on request).
     pub master_key: Option<MasterKey>,
     pub sample: SampleSize,
-    pub seed: u64,
+    pub choice: Choice,
+    /// Remember what this drill proved (the rotation in the state
+    /// directory); off for drills that must leave no trace.
+    pub remember: bool,
     /// Stop after the audit: nothing is downloaded but the config and the
     /// manifest.
     pub audit_only: bool,
@@ -51,6 +55,17 @@ pub struct DrillOptions<'a> {
     pub progress: &'a dyn Progress,
     /// The command line that repeats this drill (no secrets).
     pub reproduce: Vec<String>,
+}
+
+/// How the sample is chosen.
+#[derive(Clone, Copy, Debug)]
+pub enum Choice {
+    /// `--seed`: a reproducible random sample.
+    Seeded(u64),
+    /// The default: least recently verified first (the seed breaks ties).
+    Rotation(u64),
+    /// `--subset k/n`.
+    Subset(u64, u64),
 }
 
 /// Where the step of `kind` is in the report's list.
@@ -195,6 +210,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
                 cipher_path: r.cipher_path.clone(),
                 cipher_size: r.cipher_size,
                 plain_size: r.size.unwrap_or(0),
+                key: state::file_key(&r.cipher_path, r.cipher_blake3.as_deref()),
             }),
             "config" | "diriv" | "sidecar" => meta.push(r),
             _ => {}
@@ -244,6 +260,7 @@ pub fn drill(options: &DrillOptions<'_>, password: Option<Password>) -> Outcome 
     let mut outcome = Outcome {
         verdict: crate::ExitStatus::CouldNotRun,
         remote: options.remote.to_string(),
+        vault_id: None,
         started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         tool: crate::create::creator(),
         seconds: 0.0,
@@ -487,6 +504,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     let manifest_note = format!("{manifest_note}, made {}", manifest.created);
     outcome.coverage.files_total = manifest.total_files;
     outcome.coverage.bytes_total = manifest.total_bytes;
+    outcome.vault_id = Some(manifest.vault_id.clone());
 
     // Step 1: audit every object by listing.
     let manifest_dir = unlocked
@@ -530,14 +548,35 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
 
     // Step 2: the sample.
     let t = Timer::start();
-    let chosen = sample::build(&manifest.candidates, &manifest.meta, o.sample, o.seed);
-    {
-        let step = at(outcome, StepKind::Sample);
-        step.ran = format!(
-            "chose by --sample {} --seed {}",
+    let mut rotation = Rotation::load(&manifest.vault_id);
+    let order = match o.choice {
+        Choice::Seeded(seed) => Order::Seeded(seed),
+        Choice::Rotation(seed) => Order::Rotation {
+            seed,
+            rotation: &rotation,
+        },
+        Choice::Subset(k, n) => Order::Subset { k, n },
+    };
+    let chosen = sample::build(&manifest.candidates, &manifest.meta, o.sample, order);
+    outcome.coverage.chosen_by = match o.choice {
+        Choice::Seeded(seed) => format!("--sample {} --seed {seed}", o.sample.cli_form()),
+        Choice::Rotation(_) => format!(
+            "--sample {}, least recently verified files first ({} of the {} files verified \
+             before)",
             o.sample.cli_form(),
-            o.seed
-        );
+            manifest
+                .candidates
+                .iter()
+                .filter(|c| rotation.last(c.key).is_some())
+                .count(),
+            manifest.candidates.len()
+        ),
+        Choice::Subset(k, n) => format!("--subset {k}/{n}"),
+    };
+    {
+        let ran = format!("chose by {}", outcome.coverage.chosen_by);
+        let step = at(outcome, StepKind::Sample);
+        step.ran = ran;
         let dirivs = chosen
             .objects
             .iter()
@@ -749,6 +788,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if decrypt_rate == 0.0 {
         decrypt_rate = mk_rate;
     }
+    remember(outcome, o, &manifest, &chosen, &mut rotation);
 
     // Step 7: measure and estimate.
     let step = at(outcome, StepKind::Estimate);
@@ -783,6 +823,61 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     } else {
         step.status = StepStatus::Passed;
         step.summary = "too little was downloaded or decrypted to measure".into();
+    }
+}
+
+/// Marks the sampled files no step found wrong as verified now (when a
+/// decryption ran), saves the rotation, and counts the share of the vault
+/// verified in the last 12 months.
+fn remember(
+    outcome: &mut Outcome,
+    o: &DrillOptions<'_>,
+    manifest: &Manifest,
+    chosen: &sample::Sample,
+    rotation: &mut Rotation,
+) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let decrypted = matches!(
+        at(outcome, StepKind::Compare).status,
+        StepStatus::Passed | StepStatus::Failed
+    );
+    if decrypted {
+        let wrong: HashSet<String> = outcome.findings().map(|(_, f)| f.object.clone()).collect();
+        let sampled: HashSet<&str> = chosen
+            .objects
+            .iter()
+            .filter(|x| x.plain_path.is_some())
+            .map(|x| x.cipher_path.as_str())
+            .collect();
+        for c in &manifest.candidates {
+            if sampled.contains(c.cipher_path.as_str()) && !wrong.contains(&c.cipher_path) {
+                rotation.verified.insert(c.key, now);
+            }
+        }
+    }
+    let since = now.saturating_sub(YEAR_SECONDS);
+    let recent = manifest
+        .candidates
+        .iter()
+        .filter(|c| rotation.last(c.key).is_some_and(|t| t >= since))
+        .count() as u64;
+    outcome.coverage.verified_12m_files = recent;
+    outcome.coverage.verified_12m_percent = if manifest.candidates.is_empty() {
+        100.0
+    } else {
+        100.0 * recent as f64 / manifest.candidates.len() as f64
+    };
+    if o.remember && decrypted {
+        let keys: Vec<u128> = manifest.candidates.iter().map(|c| c.key).collect();
+        if let Err(e) = rotation.save(&manifest.vault_id, &keys) {
+            outcome.not_proven.push(format!(
+                "nothing: but what this drill proved could not be remembered for the next \
+                 one ({e}); check the state directory {}",
+                store::state_dir().display()
+            ));
+        }
     }
 }
 

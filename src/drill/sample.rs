@@ -114,6 +114,45 @@ pub struct Candidate {
     pub cipher_path: String,
     pub cipher_size: u64,
     pub plain_size: u64,
+    /// This version of the file ([`super::state::file_key`]).
+    pub key: u128,
+}
+
+/// In which order files fill the sample.
+#[derive(Clone, Copy)]
+pub enum Order<'a> {
+    /// A seeded shuffle: the same seed picks the same files.
+    Seeded(u64),
+    /// Least recently verified first (never verified, e.g. changed, first
+    /// of all), ties in seeded order.
+    Rotation {
+        seed: u64,
+        rotation: &'a super::state::Rotation,
+    },
+    /// The fixed slice `k` of `n` (1-based), whole, as restic's
+    /// `--read-data-subset k/n`: n drills cover every file once.
+    Subset { k: u64, n: u64 },
+}
+
+/// The slice (0-based) of `n` a file falls in: by its encrypted path, so a
+/// file keeps its slice when it changes.
+pub fn subset_of(cipher_path: &str, n: u64) -> u64 {
+    let hash = blake3::hash(cipher_path.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(first) % n.max(1)
+}
+
+/// Parses `k/n` (1 <= k <= n).
+pub fn parse_subset(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{text:?} is not a subset: k/n with 1 <= k <= n, e.g. 3/12");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let k: u64 = k.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
 }
 
 fn score(seed: u64, cipher_path: &str) -> [u8; 8] {
@@ -125,10 +164,17 @@ fn score(seed: u64, cipher_path: &str) -> [u8; 8] {
     out
 }
 
-/// Picks the files: a zero-byte file and the largest file that fits first
-/// (both kinds of file are represented), then the others in seeded order
-/// until the budget is used.
-pub fn choose(candidates: &[Candidate], size: SampleSize, seed: u64) -> Vec<usize> {
+pub fn choose(candidates: &[Candidate], size: SampleSize, order: Order<'_>) -> Vec<usize> {
+    let by_path = |chosen: &mut Vec<usize>| {
+        chosen.sort_by(|&a, &b| candidates[a].plain_path.cmp(&candidates[b].plain_path));
+    };
+    if let Order::Subset { k, n } = order {
+        let mut chosen: Vec<usize> = (0..candidates.len())
+            .filter(|&i| subset_of(&candidates[i].cipher_path, n) == k - 1)
+            .collect();
+        by_path(&mut chosen);
+        return chosen;
+    }
     let total: u64 = candidates.iter().map(|c| c.cipher_size).sum();
     let budget = match size {
         SampleSize::Percent(p) => ((total as f64) * p / 100.0).ceil() as u64,
@@ -140,19 +186,43 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, seed: u64) -> Vec<usiz
         _ => usize::MAX,
     };
     let mut chosen: Vec<usize> = Vec::new();
+    let mut taken = vec![false; candidates.len()];
     let mut used = 0u64;
-    let take = |i: usize, chosen: &mut Vec<usize>, used: &mut u64| -> bool {
-        if chosen.len() >= max_files || chosen.contains(&i) {
+    let mut take = |i: usize, chosen: &mut Vec<usize>, used: &mut u64| -> bool {
+        if chosen.len() >= max_files || taken[i] {
             return false;
         }
         if *used + candidates[i].cipher_size > budget && !chosen.is_empty() {
             return false;
         }
+        taken[i] = true;
         chosen.push(i);
         *used += candidates[i].cipher_size;
         true
     };
-    if let Some(empty) = candidates.iter().position(|c| c.plain_size == 0) {
+    let mut order_of: Vec<usize> = (0..candidates.len()).collect();
+    match order {
+        Order::Seeded(seed) => {
+            order_of.sort_by_cached_key(|&i| score(seed, &candidates[i].cipher_path));
+        }
+        Order::Rotation { seed, rotation } => order_of.sort_by_cached_key(|&i| {
+            (
+                rotation.last(candidates[i].key).unwrap_or(0),
+                score(seed, &candidates[i].cipher_path),
+            )
+        }),
+        Order::Subset { .. } => {}
+    }
+    // Both kinds of file represented: a zero-byte file (it costs nothing
+    // to download), and a huge one: among the largest 1 % (10 % in a
+    // rotation, so it does not download the same huge file every time)
+    // the first in order that fits; else the largest that fits.
+    // (Not when the sample is one or two files: those go by the order.)
+    let represent = max_files >= 3;
+    if let Some(&empty) = order_of
+        .iter()
+        .find(|&&i| represent && candidates[i].plain_size == 0)
+    {
         take(empty, &mut chosen, &mut used);
     }
     let mut by_size: Vec<usize> = (0..candidates.len()).collect();
@@ -162,21 +232,30 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, seed: u64) -> Vec<usiz
             .cmp(&candidates[a].cipher_size)
             .then_with(|| candidates[a].cipher_path.cmp(&candidates[b].cipher_path))
     });
-    if let Some(&largest) = by_size
+    let fits = |i: usize, used: u64, chosen: &[usize]| {
+        used + candidates[i].cipher_size <= budget || chosen.is_empty()
+    };
+    let share = match order {
+        Order::Rotation { .. } => 10,
+        _ => 100,
+    };
+    let top = by_size
+        .get((candidates.len() / share).max(1) - 1)
+        .map_or(0, |&i| candidates[i].cipher_size);
+    let huge = order_of
         .iter()
-        .find(|&&i| used + candidates[i].cipher_size <= budget || chosen.is_empty())
-    {
-        take(largest, &mut chosen, &mut used);
+        .find(|&&i| candidates[i].cipher_size >= top && fits(i, used, &chosen))
+        .or_else(|| by_size.iter().find(|&&i| fits(i, used, &chosen)));
+    if let Some(&huge) = huge.filter(|_| represent) {
+        take(huge, &mut chosen, &mut used);
     }
-    let mut order: Vec<usize> = (0..candidates.len()).collect();
-    order.sort_by_cached_key(|&i| score(seed, &candidates[i].cipher_path));
-    for i in order {
+    for i in order_of {
         if chosen.len() >= max_files || used >= budget {
             break;
         }
         take(i, &mut chosen, &mut used);
     }
-    chosen.sort_by(|&a, &b| candidates[a].plain_path.cmp(&candidates[b].plain_path));
+    by_path(&mut chosen);
     chosen
 }
 
@@ -210,8 +289,13 @@ pub fn needed_meta<'m>(files: &[&Candidate], meta: &'m [Record]) -> Vec<&'m Reco
 }
 
 /// Builds the sample from the manifest's file candidates and meta records.
-pub fn build(candidates: &[Candidate], meta: &[Record], size: SampleSize, seed: u64) -> Sample {
-    let picked = choose(candidates, size, seed);
+pub fn build(
+    candidates: &[Candidate],
+    meta: &[Record],
+    size: SampleSize,
+    order: Order<'_>,
+) -> Sample {
+    let picked = choose(candidates, size, order);
     let files: Vec<&Candidate> = picked.iter().map(|&i| &candidates[i]).collect();
     let mut objects: Vec<SampleObject> = files
         .iter()
@@ -254,6 +338,67 @@ mod tests {
             cipher_path: format!("c/{path}"),
             cipher_size: if size == 0 { 0 } else { size + 50 },
             plain_size: size,
+            key: super::super::state::file_key(&format!("c/{path}"), Some("h")),
+        }
+    }
+
+    fn names(c: &[Candidate], picked: &[usize]) -> Vec<String> {
+        picked
+            .iter()
+            .map(|&i| c[i].plain_path.display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn rotation_takes_the_least_recently_verified_first() {
+        let c: Vec<Candidate> = (0..30).map(|i| cand(&format!("f{i:02}"), 100)).collect();
+        let mut rotation = super::super::state::Rotation::default();
+        // Everything verified, f05 long ago, f17 recently, f20 never
+        // (changed since, a new key).
+        for (i, x) in c.iter().enumerate() {
+            rotation.verified.insert(x.key, 1000 + i as u64);
+        }
+        rotation.verified.insert(c[5].key, 1);
+        rotation.verified.remove(&c[20].key);
+        let order = Order::Rotation {
+            seed: 9,
+            rotation: &rotation,
+        };
+        let picked = names(&c, &choose(&c, SampleSize::Files(3), order));
+        // The largest file first (all are equal: the first by cipher
+        // path), then never verified, then the oldest.
+        assert!(picked.contains(&"f20".to_string()), "{picked:?}");
+        assert!(picked.contains(&"f05".to_string()), "{picked:?}");
+        // Successive drills that remember cover everything in turn.
+        let mut seen = std::collections::BTreeSet::new();
+        for round in 0..10u64 {
+            let order = Order::Rotation {
+                seed: round,
+                rotation: &rotation,
+            };
+            for i in choose(&c, SampleSize::Files(3), order) {
+                seen.insert(i);
+                rotation.verified.insert(c[i].key, 10_000 + round);
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            c.len(),
+            "ten drills of three cover thirty files"
+        );
+    }
+
+    #[test]
+    fn subsets_partition_the_vault() {
+        let c: Vec<Candidate> = (0..100).map(|i| cand(&format!("f{i:03}"), 10)).collect();
+        let mut all: Vec<usize> = (1..=4)
+            .flat_map(|k| choose(&c, SampleSize::Files(1), Order::Subset { k, n: 4 }))
+            .collect();
+        all.sort();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_eq!(parse_subset("3/12"), Ok((3, 12)));
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0"] {
+            assert!(parse_subset(bad).is_err(), "{bad}");
         }
     }
 
@@ -275,27 +420,32 @@ mod tests {
             .collect();
         c.push(cand("empty", 0));
         c.push(cand("huge", 100_000));
-        let a = choose(&c, SampleSize::Files(10), 7);
-        assert_eq!(a, choose(&c, SampleSize::Files(10), 7));
-        assert_ne!(a, choose(&c, SampleSize::Files(10), 8));
+        let seeded = Order::Seeded;
+        let a = choose(&c, SampleSize::Files(10), seeded(7));
+        assert_eq!(a, choose(&c, SampleSize::Files(10), seeded(7)));
+        assert_ne!(a, choose(&c, SampleSize::Files(10), seeded(8)));
         assert_eq!(a.len(), 10);
         let names: Vec<&str> = a
             .iter()
             .map(|&i| c[i].plain_path.to_str().unwrap())
             .collect();
+        // The two largest (1 % of 202) are "huge" and "f199".
         assert!(
-            names.contains(&"empty") && names.contains(&"huge"),
+            names.contains(&"empty") && (names.contains(&"huge") || names.contains(&"f199")),
             "{names:?}"
         );
         // A byte budget is kept; the largest file that fits is taken.
-        let b = choose(&c, SampleSize::Bytes(20_000), 1);
+        let b = choose(&c, SampleSize::Bytes(20_000), seeded(1));
         let used: u64 = b.iter().map(|&i| c[i].cipher_size).sum();
         assert!(used <= 20_000, "{used}");
         assert!(b.iter().any(|&i| c[i].plain_size == 0));
         // A budget smaller than any file still takes one file.
-        assert_eq!(choose(&c[..5], SampleSize::Bytes(10), 1).len(), 1);
+        assert_eq!(choose(&c[..5], SampleSize::Bytes(10), seeded(1)).len(), 1);
         // 100 % takes everything.
-        assert_eq!(choose(&c, SampleSize::Percent(100.0), 3).len(), c.len());
+        assert_eq!(
+            choose(&c, SampleSize::Percent(100.0), seeded(3)).len(),
+            c.len()
+        );
     }
 
     #[test]
