@@ -118,8 +118,11 @@ pub fn markdown(o: &Outcome) -> String {
                 m,
                 "| {} | {} | {} | {} | {} |",
                 f.label,
-                f.path.as_deref().map(code).unwrap_or_else(|| "-".into()),
-                code(&f.object),
+                f.path
+                    .as_deref()
+                    .map(|p| cell(&code(p)))
+                    .unwrap_or_else(|| "-".into()),
+                cell(&code(&f.object)),
                 cell(&f.cause),
                 step.title
             );
@@ -300,7 +303,118 @@ pub fn junit(o: &Outcome) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::outcome::{Coverage, Estimate, Finding, Step, StepKind};
     use super::*;
+
+    /// A drill that found a bit of everything, with hostile names.
+    fn damaged() -> Outcome {
+        let mut steps: Vec<Step> = [
+            StepKind::Audit,
+            StepKind::Sample,
+            StepKind::Download,
+            StepKind::UnlockPassword,
+            StepKind::UnlockMasterKey,
+            StepKind::Compare,
+            StepKind::Estimate,
+        ]
+        .into_iter()
+        .map(Step::new)
+        .collect();
+        for (step, status, ran, summary) in [
+            (0, StepStatus::Failed, "rclone lsjson -R --files-only b2:bucket/vault", "40 objects listed; 1 missing"),
+            (1, StepStatus::Passed, "chose by --sample 5% --seed 7", "3 of 30 files"),
+            (2, StepStatus::Passed, "rclone copy", "12.0 KiB in 0.1 s"),
+            (3, StepStatus::Refused, "unlocked the downloaded gocryptfs.conf", "wrong password"),
+            (4, StepStatus::Skipped, "", "skipped on request (--no-masterkey)"),
+            (5, StepStatus::Failed, "decrypted every sampled file", "3 files: 1 damaged"),
+            (6, StepStatus::Passed, "", "download 1.0 MiB/s"),
+        ] {
+            steps[step].status = status;
+            steps[step].ran = ran.into();
+            steps[step].summary = summary.into();
+            steps[step].seconds = 0.25 * step as f64;
+        }
+        steps[0].findings.push(Finding {
+            label: "DAMAGED",
+            path: Some("thesis/`final` | draft\\n<v2>.tex".into()),
+            object: "AbC/dEf".into(),
+            cause: "missing on the remote: this file cannot be restored from it".into(),
+        });
+        steps[5].findings.push(Finding {
+            label: "DAMAGED",
+            path: Some("photos/2024 & more.jpg".into()),
+            object: "XyZ".into(),
+            cause: "block 2: authentication failed".into(),
+        });
+        let mut o = Outcome {
+            verdict: ExitStatus::Verified,
+            remote: "b2:bucket/vault".into(),
+            vault_id: Some("c991de2efbf936cbb9ec8adbf1f85bdd".into()),
+            started: "2026-12-01T03:00:00Z".into(),
+            tool: "vaultdrill 0.1.0".into(),
+            seconds: 12.5,
+            scenario: "Your disk died today.".into(),
+            steps,
+            coverage: Coverage {
+                files_total: 30,
+                bytes_total: 1 << 20,
+                files_sampled: 3,
+                bytes_downloaded: 12 << 10,
+                objects_audited: 40,
+                verified_12m_files: 9,
+                verified_12m_percent: 30.0,
+                chosen_by: "--sample 5% --seed 7".into(),
+            },
+            estimate: Some(Estimate {
+                download_mib_s: 1.0,
+                decrypt_mib_s: 200.0,
+                egress_bytes: 1 << 20,
+                restore_seconds: 1.005,
+                assumptions: "Assumes the same rate.".into(),
+            }),
+            not_proven: vec!["that the master key alone, without gocryptfs.conf, restores the vault".into()],
+            reproduce: vec!["vaultdrill drill b2:bucket/vault --sample 5% --seed 7 --no-masterkey".into()],
+        };
+        o.conclude();
+        o
+    }
+
+    /// Compares `text` with the golden file `name` in testdata/golden;
+    /// `VAULTDRILL_BLESS=1` rewrites it (then review the diff).
+    fn golden(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/golden")
+            .join(name);
+        if std::env::var_os("VAULTDRILL_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (VAULTDRILL_BLESS=1 writes it)", path.display()));
+        assert_eq!(text, want, "{} differs (VAULTDRILL_BLESS=1 rewrites it)", path.display());
+    }
+
+    #[test]
+    fn damaged_drill_report_is_as_golden() {
+        let o = damaged();
+        assert_eq!(o.verdict, ExitStatus::Damaged);
+        golden("drill-damaged.md", &markdown(&o));
+        golden("drill-damaged.xml", &junit(&o));
+    }
+
+    #[test]
+    fn passed_drill_report_is_as_golden() {
+        let mut o = damaged();
+        for step in &mut o.steps {
+            step.status = StepStatus::Passed;
+            step.findings.clear();
+        }
+        o.not_proven.clear();
+        o.conclude();
+        assert_eq!(o.verdict, ExitStatus::Verified);
+        golden("drill-passed.md", &markdown(&o));
+        golden("drill-passed.xml", &junit(&o));
+    }
 
     #[test]
     fn code_spans_survive_backticks() {
