@@ -14,6 +14,8 @@ mod cmd_manifest;
 mod cmd_push;
 mod cmd_regen;
 mod cmd_vaults;
+#[cfg(test)]
+mod doc_commands;
 mod output;
 mod progress;
 mod unlock;

@@ -321,12 +321,37 @@ mod tests {
         .map(Step::new)
         .collect();
         for (step, status, ran, summary) in [
-            (0, StepStatus::Failed, "rclone lsjson -R --files-only b2:bucket/vault", "40 objects listed; 1 missing"),
-            (1, StepStatus::Passed, "chose by --sample 5% --seed 7", "3 of 30 files"),
+            (
+                0,
+                StepStatus::Failed,
+                "rclone lsjson -R --files-only b2:bucket/vault",
+                "40 objects listed; 1 missing",
+            ),
+            (
+                1,
+                StepStatus::Passed,
+                "chose by --sample 5% --seed 7",
+                "3 of 30 files",
+            ),
             (2, StepStatus::Passed, "rclone copy", "12.0 KiB in 0.1 s"),
-            (3, StepStatus::Refused, "unlocked the downloaded gocryptfs.conf", "wrong password"),
-            (4, StepStatus::Skipped, "", "skipped on request (--no-masterkey)"),
-            (5, StepStatus::Failed, "decrypted every sampled file", "3 files: 1 damaged"),
+            (
+                3,
+                StepStatus::Refused,
+                "unlocked the downloaded gocryptfs.conf",
+                "wrong password",
+            ),
+            (
+                4,
+                StepStatus::Skipped,
+                "",
+                "skipped on request (--no-masterkey)",
+            ),
+            (
+                5,
+                StepStatus::Failed,
+                "decrypted every sampled file",
+                "3 files: 1 damaged",
+            ),
             (6, StepStatus::Passed, "", "download 1.0 MiB/s"),
         ] {
             steps[step].status = status;
@@ -372,8 +397,12 @@ mod tests {
                 restore_seconds: 1.005,
                 assumptions: "Assumes the same rate.".into(),
             }),
-            not_proven: vec!["that the master key alone, without gocryptfs.conf, restores the vault".into()],
-            reproduce: vec!["vaultdrill drill b2:bucket/vault --sample 5% --seed 7 --no-masterkey".into()],
+            not_proven: vec![
+                "that the master key alone, without gocryptfs.conf, restores the vault".into(),
+            ],
+            reproduce: vec![
+                "vaultdrill drill b2:bucket/vault --sample 5% --seed 7 --no-masterkey".into(),
+            ],
         };
         o.conclude();
         o
@@ -391,7 +420,12 @@ mod tests {
         }
         let want = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (VAULTDRILL_BLESS=1 writes it)", path.display()));
-        assert_eq!(text, want, "{} differs (VAULTDRILL_BLESS=1 rewrites it)", path.display());
+        assert_eq!(
+            text,
+            want,
+            "{} differs (VAULTDRILL_BLESS=1 rewrites it)",
+            path.display()
+        );
     }
 
     #[test]
