@@ -490,3 +490,36 @@ fn a_registered_vault_is_pushed_by_name_and_listed_with_its_last_push() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
 }
+
+#[test]
+fn checksum_repairs_rot_on_a_local_copy_that_kept_size_and_mtime() {
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    let dest = tmp.path().join("disk/vault");
+    fs::create_dir_all(&dest).unwrap();
+    let dest_text = dest.to_str().unwrap();
+    assert_eq!(push(&state, &vault, dest_text, &[]).code, 0);
+
+    // Rot on the copy: other bytes, same size, same mtime.
+    let object = dest.join(
+        cipher_path_of(&vault, "size-4097")
+            .strip_prefix(&vault)
+            .unwrap(),
+    );
+    let mtime = filetime::FileTime::from_last_modification_time(&fs::metadata(&object).unwrap());
+    let mut bytes = fs::read(&object).unwrap();
+    bytes[100] ^= 1;
+    fs::write(&object, &bytes).unwrap();
+    filetime::set_file_mtime(&object, mtime).unwrap();
+
+    // By size and mtime, nothing differs.
+    let plain = push(&state, &vault, dest_text, &[]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert_eq!(plain.json["transferred_files"], 0);
+    assert_ne!(tree(&dest), tree(&vault));
+    // By content, the rotten object is sent again.
+    let checked = push(&state, &vault, dest_text, &["--checksum"]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert_eq!(checked.json["transferred_files"], 1, "{}", checked.json);
+    assert_eq!(tree(&dest), tree(&vault));
+}

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,38 @@ pub struct LocalSyncOptions<'a> {
     pub last: Option<&'a OsStr>,
     /// Stop before deleting more than this.
     pub max_delete: u64,
+    /// Compare contents too, as rclone --checksum: a destination object
+    /// of the same size and mtime but other bytes (rot) is replaced.
+    pub checksum: bool,
     pub progress: &'a dyn Progress,
+}
+
+/// Whether two files hold the same bytes (read side by side).
+fn same_bytes(a: &mut File, b: &mut File) -> io::Result<bool> {
+    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = read_full(a, &mut x)?;
+        let m = read_full(b, &mut y)?;
+        if n != m || x[..n] != y[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,11 +168,21 @@ impl Syncer<'_> {
                 Kind::Dir => dirs.push((name, meta)),
                 Kind::File => {
                     self.options.progress.add_file();
-                    let same = existing.is_some_and(|d| {
+                    let mut same = existing.is_some_and(|d| {
                         d.kind == Kind::File
                             && d.size == meta.size
                             && (d.mtime_sec, d.mtime_nsec) == (meta.mtime_sec, meta.mtime_nsec)
                     });
+                    if same && self.options.checksum {
+                        let mut ours = at::open_regular_at(src.as_fd(), &name)
+                            .map_err(self.src_io(&path, "reading"))?;
+                        // An unreadable copy is replaced, not trusted (a
+                        // source that cannot be read fails in the copy).
+                        same = match at::open_regular_at(dst.as_fd(), &name) {
+                            Ok(mut theirs) => same_bytes(&mut ours, &mut theirs).unwrap_or(false),
+                            Err(_) => false,
+                        };
+                    }
                     if same {
                         self.stats.unchanged += 1;
                         if existing.is_some_and(|d| d.mode != meta.mode) {

@@ -261,6 +261,7 @@ pub fn push(
                     upload_config: options.upload_config,
                     last: Some(&mdir),
                     max_delete: plan.deletes,
+                    checksum: options.checksum,
                     progress: options.progress,
                 },
             )?;
