@@ -13,6 +13,7 @@
 pub mod at;
 pub mod create;
 pub mod decrypt;
+pub mod demo;
 pub mod display;
 pub mod drill;
 pub mod encrypt;

@@ -3,6 +3,7 @@
 
 mod args;
 mod cmd_decrypt;
+mod cmd_demo;
 mod cmd_drill;
 mod cmd_encrypt;
 mod cmd_export;
@@ -69,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Vaults(a) => cmd_vaults::run(a, &cli),
         Command::Drill(a) => cmd_drill::run(a, &cli),
         Command::History(a) => cmd_history::run(a, &cli),
+        Command::Demo(a) => cmd_demo::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),

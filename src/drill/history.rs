@@ -25,13 +25,13 @@ pub fn table(records: &[DrillRecord]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<20}  {:<14}  {:>7}  {:>9}  {:>9}  {:>9}  remote",
+        "{:<20}  {:<14}  {:>7}  {:>9}  {:>12}  {:>12}  remote",
         "started", "verdict", "sampled", "12 months", "download", "decrypt"
     );
     for r in records {
         let _ = writeln!(
             t,
-            "{:<20}  {:<14}  {:>7}  {:>8.1}%  {:>5.1} MiB/s  {:>5.1} MiB/s  {}",
+            "{:<20}  {:<14}  {:>7}  {:>8.1}%  {:>6.1} MiB/s  {:>6.1} MiB/s  {}",
             r.started,
             verdict_word(&r.verdict),
             r.files_sampled,

@@ -852,7 +852,13 @@ fn remember(
             .map(|x| x.cipher_path.as_str())
             .collect();
         for c in &manifest.candidates {
-            if sampled.contains(c.cipher_path.as_str()) && !wrong.contains(&c.cipher_path) {
+            if !sampled.contains(c.cipher_path.as_str()) {
+                continue;
+            }
+            // A file found damaged is not verified, whenever it was.
+            if wrong.contains(&c.cipher_path) {
+                rotation.verified.remove(&c.key);
+            } else {
                 rotation.verified.insert(c.key, now);
             }
         }

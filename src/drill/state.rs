@@ -113,15 +113,11 @@ pub struct DrillRecord {
 
 impl DrillRecord {
     pub fn from_outcome(outcome: &Outcome, report: Option<&Path>) -> DrillRecord {
-        let verdict = serde_json::to_value(outcome.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
         DrillRecord {
             started: outcome.started.clone(),
             remote: outcome.remote.clone(),
             vault_id: outcome.vault_id.clone().unwrap_or_default(),
-            verdict,
+            verdict: outcome.verdict.word().to_string(),
             exit_code: outcome.verdict.code(),
             seconds: outcome.seconds,
             files_total: outcome.coverage.files_total,
