@@ -29,6 +29,7 @@ pub mod push;
 pub mod rclone;
 pub mod recovery_kit;
 pub mod registry;
+pub mod schedule;
 pub mod secrets;
 pub mod selection;
 pub mod staging;

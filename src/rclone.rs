@@ -126,6 +126,16 @@ pub struct Features {
     pub name: String,
     #[serde(rename = "Hashes", default)]
     pub hashes: Vec<String>,
+    #[serde(rename = "Features", default)]
+    pub flags: std::collections::HashMap<String, serde_json::Value>,
+}
+
+impl Features {
+    /// Whether the remote computes hashes by reading each object (a local
+    /// folder, sftp): listing "with hashes" then reads everything.
+    pub fn slow_hash(&self) -> bool {
+        self.flags.get("SlowHash") == Some(&serde_json::Value::Bool(true))
+    }
 }
 
 /// rclone's transfer statistics (a JSON log line's `stats`).

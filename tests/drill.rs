@@ -602,3 +602,143 @@ exec {real} "$@"
     assert!(d.report.contains("connection reset"));
     assert!(!d.report.lines().next().unwrap().contains("PASSED"));
 }
+
+#[test]
+fn scheduled_drills_run_the_registered_vault() {
+    let p = Pushed::new();
+    let registry = p.tmp.path().join("config.toml");
+    let entry = |masterkey: bool| {
+        format!(
+            "[vaults.thesis]\nfolder = {:?}\nremote = {:?}\npassfile = {:?}\n{}\
+             [vaults.thesis.drill]\nevery = \"weekly\"\nsample = \"100%\"\n",
+            p.vault.to_str().unwrap(),
+            p.remote.to_str().unwrap(),
+            password_file().to_str().unwrap(),
+            if masterkey {
+                format!(
+                    "masterkey-file = {:?}\n",
+                    masterkey_file("default").to_str().unwrap()
+                )
+            } else {
+                String::new()
+            }
+        )
+    };
+    fs::write(&registry, entry(true)).unwrap();
+    let schedule = |args: &[&str], path: &str| {
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &p.state)
+            .env("XDG_CONFIG_HOME", p.tmp.path().join("xdg"))
+            .env("PATH", path)
+            .arg("--registry")
+            .arg(&registry)
+            .arg("schedule")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = schedule(&["thesis"], "/usr/bin:/bin");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let units = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        units.contains("OnCalendar=Mon *-*-* 03:17:00"),
+        "weekly from the entry: {units}"
+    );
+    // The service's command, run as systemd would: a passing drill.
+    let exec = units
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let words: Vec<&str> = exec.split(' ').collect();
+    assert!(Path::new(words[0]).is_absolute());
+    assert_eq!(&words[1..3], ["--registry", registry.to_str().unwrap()]);
+    assert_eq!(&words[3..], ["drill", "thesis", "--quiet"]);
+    let scratch = p.tmp.path().join("scratch");
+    let ran = std::process::Command::new(words[0])
+        .args(&words[1..])
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .env("TMPDIR", &scratch)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let history = run_json(vaultdrill().env("VAULTDRILL_STATE_DIR", &p.state).args([
+        "history",
+        p.remote.to_str().unwrap(),
+        "--json",
+    ]));
+    let last = &history.json.as_array().unwrap()[0];
+    assert_eq!(last["verdict"], "verified");
+    assert_eq!(last["files_sampled"], 29, "the entry's sample, 100 %");
+
+    // cron: the same command after the schedule.
+    let cron = schedule(&["thesis", "--cron", "--every", "monthly"], "/usr/bin:/bin");
+    let line = String::from_utf8(cron.stdout).unwrap();
+    let line = line
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .unwrap()
+        .to_string();
+    // (The state directory of this run travels with it, as in the service.)
+    let state = format!("VAULTDRILL_STATE_DIR={}", p.state.display());
+    assert_eq!(line, format!("17 3 1 * * {state} {exec}"));
+    assert!(units.contains(&format!("Environment={state}\n")));
+
+    // --install: units written, the timer enabled through systemctl --user.
+    let bin = p.tmp.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = p.tmp.path().join("systemctl.log");
+    fs::write(
+        bin.join("systemctl"),
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("systemctl"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let installed = schedule(&["thesis", "--install"], &path);
+    assert_eq!(
+        installed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let unit_dir = p.tmp.path().join("xdg/systemd/user");
+    assert!(
+        fs::read_to_string(unit_dir.join("vaultdrill-drill-thesis.service"))
+            .unwrap()
+            .contains(exec)
+    );
+    assert!(unit_dir.join("vaultdrill-drill-thesis.timer").is_file());
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        "--user daemon-reload\n--user enable --now vaultdrill-drill-thesis.timer\n"
+    );
+    // Without a working systemctl: the units are there, the exit code says
+    // the timer is not enabled, and the message says what to run.
+    fs::write(bin.join("systemctl"), "#!/bin/sh\nexit 1\n").unwrap();
+    let failed = schedule(&["thesis", "--install"], &path);
+    assert_eq!(failed.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("systemctl --user enable --now"));
+
+    // No master key file: refused unless the drills may skip that proof.
+    fs::write(&registry, entry(false)).unwrap();
+    let refused = schedule(&["thesis"], "/usr/bin:/bin");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--no-masterkey"));
+    let skipping = schedule(&["thesis", "--no-masterkey"], "/usr/bin:/bin");
+    assert!(
+        String::from_utf8_lossy(&skipping.stdout).contains("drill thesis --quiet --no-masterkey")
+    );
+    // Not registered: refused with the way to register it.
+    let unknown = schedule(&["nothere"], "/usr/bin:/bin");
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -253,6 +253,24 @@ Example:
     )]
     Demo(DemoArgs),
 
+    /// Drill a registered vault regularly: print or install a systemd user
+    /// timer, or print a crontab line.
+    #[command(
+        long_about = "Drills that run by themselves. For a vault registered in the registry \
+(`vaultdrill vaults --help`), whose entry names its remote, a password source (passfile or \
+extpass: a timer has no terminal) and its masterkey-file, prints a systemd user service and \
+timer that run `vaultdrill drill NAME` (monthly by default, or the entry's drill.every, or \
+--every), with --install writes them to ~/.config/systemd/user and enables the timer, or with \
+--cron prints the crontab line instead. A drill that fails marks the unit failed (exit codes as \
+for drill); its report is in the state directory.
+
+Examples:
+  vaultdrill schedule photos
+  vaultdrill schedule photos --install
+  vaultdrill schedule photos --every weekly --cron"
+    )]
+    Schedule(ScheduleArgs),
+
     /// Past drills: verdicts, coverage over 12 months, throughput trend;
     /// --html FILE writes a page with a chart.
     #[command(
@@ -611,6 +629,35 @@ pub struct DrillArgs {
     /// Refuse configs whose scrypt cost needs more memory than this (MiB).
     #[arg(long, value_name = "MiB", default_value_t = 4096)]
     pub scrypt_max_memory: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// The registered vault to drill.
+    pub name: String,
+
+    /// daily, weekly or monthly (default: the entry's drill.every, else
+    /// monthly).
+    #[arg(long, value_name = "WHEN", value_parser = parse_every)]
+    pub every: Option<vaultdrill::schedule::Every>,
+
+    /// Print a crontab line instead of systemd units.
+    #[arg(long, conflicts_with = "install")]
+    pub cron: bool,
+
+    /// Write the units to ~/.config/systemd/user and enable the timer.
+    #[arg(long)]
+    pub install: bool,
+
+    /// Schedule drills that skip the master-key proof (when the entry has
+    /// no masterkey-file; the reports say what was not proven).
+    #[arg(long)]
+    pub no_masterkey: bool,
+}
+
+fn parse_every(text: &str) -> Result<vaultdrill::schedule::Every, String> {
+    vaultdrill::schedule::Every::parse(text)
+        .ok_or_else(|| format!("{text:?}: give daily, weekly or monthly"))
 }
 
 #[derive(Debug, Args)]

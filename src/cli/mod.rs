@@ -14,6 +14,7 @@ mod cmd_ls;
 mod cmd_manifest;
 mod cmd_push;
 mod cmd_regen;
+mod cmd_schedule;
 mod cmd_vaults;
 #[cfg(test)]
 mod doc_commands;
@@ -71,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Drill(a) => cmd_drill::run(a, &cli),
         Command::History(a) => cmd_history::run(a, &cli),
         Command::Demo(a) => cmd_demo::run(a, &cli),
+        Command::Schedule(a) => cmd_schedule::run(a, &cli),
         Command::Init(a) => cmd_init::run_init(a, &cli),
         Command::Passwd(a) => cmd_init::run_passwd(a, &cli),
         Command::RegenConfig(a) => cmd_regen::run(a, &cli),
