@@ -742,3 +742,147 @@ fn scheduled_drills_run_the_registered_vault() {
     let unknown = schedule(&["nothere"], "/usr/bin:/bin");
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+// ---- --cross-check-gocryptfs: the real gocryptfs reads the sample too ----
+
+#[test]
+fn gocryptfs_agrees_on_a_clean_sample_and_on_damage() {
+    require("gocryptfs");
+    require("fusermount3");
+    let p = Pushed::new();
+    let d = p.drill(&["--cross-check-gocryptfs"]);
+    assert_eq!(d.run.code, 0, "{:#?}\n{}", d.findings(), d.run.stderr);
+    assert_eq!(
+        d.status("cross_check"),
+        "passed",
+        "{}",
+        d.step("cross_check")
+    );
+    let summary = d.step("cross_check")["summary"].as_str().unwrap();
+    assert!(summary.starts_with("29 files"), "{summary}");
+    assert!(
+        d.step("cross_check")["ran"]
+            .as_str()
+            .unwrap()
+            .contains("gocryptfs 2.")
+    );
+
+    // A flipped byte: vaultdrill finds it, gocryptfs refuses it too.
+    flip_byte(&p.object("size-20000"), 5000);
+    // A swap: both decrypt, both differ from the manifest.
+    let (a, b) = (p.object("twin-a"), p.object("twin-b"));
+    let (bytes_a, bytes_b) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    fs::write(&a, bytes_b).unwrap();
+    fs::write(&b, bytes_a).unwrap();
+    let d = p.drill(&["--cross-check-gocryptfs"]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert_eq!(
+        d.status("cross_check"),
+        "passed",
+        "{}",
+        d.step("cross_check")
+    );
+    let summary = d.step("cross_check")["summary"].as_str().unwrap();
+    assert!(summary.contains("3 damaged for both"), "{summary}");
+    // The mount is gone with the scratch folder (checked by drill()).
+    let mounts = fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(p.tmp.path().to_str().unwrap()), "{mounts}");
+}
+
+/// A drill with `--cross-check-gocryptfs` and a stand-in `gocryptfs`
+/// (a shell script) first on PATH.
+fn cross_check_with(p: &Pushed, gocryptfs: &str) -> Run {
+    let bin = p.tmp.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for (name, script) in [
+        ("gocryptfs", gocryptfs),
+        ("fusermount3", "#!/bin/sh\nexit 0\n"),
+    ] {
+        fs::write(bin.join(name), script).unwrap();
+        fs::set_permissions(bin.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = vaultdrill();
+    let scratch = p.tmp.path().join("scratch");
+    let out = cmd
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .args([
+            "drill",
+            p.remote.to_str().unwrap(),
+            "--json",
+            "--sample",
+            "100%",
+        ])
+        .arg("--passfile")
+        .arg(password_file())
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .arg("--scratch")
+        .arg(&scratch)
+        .arg("--report")
+        .arg(p.tmp.path().join("r.md"))
+        .arg("--cross-check-gocryptfs");
+    let run = run_json(out);
+    assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0);
+    run
+}
+
+fn cross_check_step(run: &Run) -> Value {
+    run.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "cross_check")
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_cross_check_that_cannot_run_is_not_a_pass() {
+    // gocryptfs fails to mount: everything else passed, yet exit 4.
+    let p = Pushed::new();
+    let run = cross_check_with(
+        &p,
+        "#!/bin/sh\necho 'fuse: device not found' >&2\nexit 12\n",
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let step = cross_check_step(&run);
+    assert_eq!(step["status"], "error");
+    assert!(
+        step["summary"]
+            .as_str()
+            .unwrap()
+            .contains("device not found"),
+        "{step}"
+    );
+}
+
+#[test]
+fn a_disagreement_with_gocryptfs_is_named_and_not_a_pass() {
+    // A "gocryptfs" whose mount shows the right tree but one file with
+    // other bytes: the disagreement is named by path, exit 4.
+    let p = Pushed::new();
+    let plain = p.tmp.path().join("plain");
+    let out = vaultdrill()
+        .arg("decrypt")
+        .arg(&p.vault)
+        .arg(&plain)
+        .arg("--passfile")
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = format!(
+        "#!/bin/sh\ncat > /dev/null\nfor last; do :; done\ncp -a {}/. \"$last\"/\n\
+         chmod u+w \"$last/size-4097\"\necho tampered > \"$last/size-4097\"\n",
+        plain.display()
+    );
+    let run = cross_check_with(&p, &script);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let step = cross_check_step(&run);
+    assert_eq!(step["status"], "error");
+    let findings = step["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{step}");
+    assert_eq!(findings[0]["path"], "size-4097");
+    assert!(findings[0]["cause"].as_str().unwrap().contains("disagree"));
+}

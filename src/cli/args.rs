@@ -560,6 +560,12 @@ pub struct DrillArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_subset, conflicts_with = "sample")]
     pub subset: Option<(u64, u64)>,
 
+    /// Also mount the downloaded sample read-only with the real gocryptfs
+    /// (needs gocryptfs and FUSE) and read every sampled file through it:
+    /// two independent implementations must agree.
+    #[arg(long)]
+    pub cross_check_gocryptfs: bool,
+
     /// Leave no trace in the state directory: no rotation, no history.
     #[arg(long)]
     pub no_state: bool,

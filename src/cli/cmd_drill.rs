@@ -27,6 +27,16 @@ static SCRATCH: Mutex<Option<PathBuf>> = Mutex::new(None);
 fn remove_scratch_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         if let Some(dir) = SCRATCH.lock().ok().and_then(|mut s| s.take()) {
+            // A cross-check's mount first (lazily: it may be busy).
+            let mnt = dir.join("mnt");
+            if mnt.exists() {
+                let _ = std::process::Command::new("fusermount3")
+                    .arg("-u")
+                    .arg("-z")
+                    .arg(&mnt)
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
             let _ = std::fs::remove_dir_all(&dir);
             eprintln!(
                 "vaultdrill: interrupted; the scratch folder {} was removed",
@@ -197,6 +207,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         sample,
         choice,
         remember: !args.no_state,
+        cross_check: args.cross_check_gocryptfs,
         audit_only: args.audit_only,
         transfers,
         scratch: scratch.path(),

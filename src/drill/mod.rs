@@ -2,6 +2,7 @@
 //! be restored with the password and with only the master key, and say so
 //! in a report a person can follow.
 
+pub mod cross_check;
 pub mod history;
 pub mod outcome;
 pub mod report;

@@ -46,6 +46,7 @@ pub enum StepKind {
     UnlockPassword,
     UnlockMasterKey,
     Compare,
+    CrossCheck,
     Estimate,
 }
 
@@ -58,6 +59,7 @@ impl StepKind {
             StepKind::UnlockPassword => "Unlock with the password",
             StepKind::UnlockMasterKey => "Unlock with only the master key (config regenerated)",
             StepKind::Compare => "Decrypt and compare with the manifest",
+            StepKind::CrossCheck => "Cross-check with the real gocryptfs",
             StepKind::Estimate => "Measure and estimate a full restore",
         }
     }
@@ -77,7 +79,9 @@ impl StepKind {
             StepKind::UnlockMasterKey => {
                 "runbooks/forgotten-password.md#the-master-key-was-refused"
             }
-            StepKind::Sample | StepKind::Estimate => "runbooks/monthly-drill.md#read-the-report",
+            StepKind::Sample | StepKind::Estimate | StepKind::CrossCheck => {
+                "runbooks/monthly-drill.md#read-the-report"
+            }
         }
     }
 }

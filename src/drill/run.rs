@@ -11,6 +11,7 @@ use std::io::{self, BufReader, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
+use super::cross_check;
 use super::outcome::{
     Coverage, Estimate, Finding, LOST_CONFIG, Outcome, Step, StepKind, StepStatus,
 };
@@ -47,7 +48,11 @@ pub struct DrillOptions<'a> {
     /// manifest.
     pub audit_only: bool,
     pub transfers: usize,
+    /// Also read the sample through a read-only mount of the real
+    /// gocryptfs and compare (`--cross-check-gocryptfs`).
+    pub cross_check: bool,
     /// A new private folder the drill may fill; the caller removes it.
+    /// A cross-check mounts at `scratch/mnt`.
     pub scratch: &'a Path,
     /// A plaintext manifest to use instead of the remote's.
     pub manifest: Option<PathBuf>,
@@ -279,9 +284,11 @@ pub fn drill(options: &DrillOptions<'_>, password: Option<Password>) -> Outcome 
             StepKind::UnlockPassword,
             StepKind::UnlockMasterKey,
             StepKind::Compare,
+            StepKind::CrossCheck,
             StepKind::Estimate,
         ]
         .into_iter()
+        .filter(|&k| k != StepKind::CrossCheck || options.cross_check)
         .map(Step::new)
         .collect(),
         coverage: Coverage::default(),
@@ -303,6 +310,10 @@ pub fn drill(options: &DrillOptions<'_>, password: Option<Password>) -> Outcome 
 }
 
 fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) {
+    let password_for_gocryptfs = password
+        .as_ref()
+        .filter(|_| o.cross_check)
+        .map(Password::duplicate);
     let vault_dir = o.scratch.join("vault");
     if let Err(e) = fs::create_dir_all(&vault_dir) {
         let step = at(outcome, StepKind::Audit);
@@ -802,6 +813,16 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if decrypt_rate == 0.0 {
         decrypt_rate = mk_rate;
     }
+    if o.cross_check {
+        cross_check_step(
+            outcome,
+            o,
+            &vault_dir,
+            &manifest,
+            &chosen,
+            password_for_gocryptfs.as_ref(),
+        );
+    }
     remember(outcome, o, &manifest, &chosen, &mut rotation);
 
     // Step 7: measure and estimate.
@@ -838,6 +859,130 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         step.status = StepStatus::Passed;
         step.summary = "too little was downloaded or decrypted to measure".into();
     }
+}
+
+/// Step 6b: the sample through a read-only gocryptfs mount, compared with
+/// what vaultdrill found.
+fn cross_check_step(
+    outcome: &mut Outcome,
+    o: &DrillOptions<'_>,
+    vault_dir: &Path,
+    manifest: &Manifest,
+    chosen: &sample::Sample,
+    password: Option<&Password>,
+) {
+    o.progress.stage("cross-checking with gocryptfs");
+    let t = Timer::start();
+    let regenerated = o.scratch.join("regenerated").join(CONFIG_NAME);
+    let mk_passed = at(outcome, StepKind::UnlockMasterKey).status == StepStatus::Passed;
+    let pw_passed = at(outcome, StepKind::UnlockPassword).status == StepStatus::Passed;
+    let printed = o.master_key.as_ref().map(MasterKey::to_printed);
+    let (key, how) = match (&printed, password) {
+        (Some(printed), _) if mk_passed && regenerated.is_file() => (
+            cross_check::Key::MasterKey {
+                printed,
+                config: &regenerated,
+            },
+            "the master key and the regenerated config",
+        ),
+        (_, Some(p)) if pw_passed => (
+            cross_check::Key::Password(p.bytes()),
+            "the password and the remote's gocryptfs.conf",
+        ),
+        _ => {
+            let step = at(outcome, StepKind::CrossCheck);
+            t.end(
+                step,
+                StepStatus::Error,
+                "nothing unlocked the sample, so gocryptfs has nothing to mount".into(),
+            );
+            return;
+        }
+    };
+    let bad: HashSet<String> = outcome
+        .findings()
+        .filter(|(_, f)| f.label == "DAMAGED")
+        .map(|(_, f)| f.object.clone())
+        .collect();
+    let damaged: HashSet<PathBuf> = chosen
+        .objects
+        .iter()
+        .filter(|x| bad.contains(&escape_path(Path::new(&x.cipher_path))))
+        .filter_map(|x| x.plain_path.clone())
+        .collect();
+    let result = cross_check::run(
+        vault_dir,
+        &o.scratch.join("mnt"),
+        &key,
+        &manifest.path,
+        &chosen.files,
+        &damaged,
+    );
+    let step = at(outcome, StepKind::CrossCheck);
+    step.ran = format!(
+        "mounted the downloaded sample read-only with gocryptfs ({}, unlocked with {how}, the \
+         secret on its standard input) and read every sampled file through the mount",
+        gocryptfs_version()
+    );
+    match result {
+        Err(e) => t.end(step, StepStatus::Error, e),
+        Ok(r) => {
+            for d in &r.disagreements {
+                let (path, what) = cross_check::describe(d);
+                let object = chosen
+                    .objects
+                    .iter()
+                    .find(|x| x.plain_path.as_ref() == Some(&d.plain_path))
+                    .map_or_else(|| "-".to_string(), |x| x.cipher_path.clone());
+                step.findings.push(Finding {
+                    label: "FAILED",
+                    path: Some(path),
+                    object,
+                    cause: format!("{what}; the two implementations disagree: please report it"),
+                });
+            }
+            let agree = r.disagreements.is_empty();
+            t.end(
+                step,
+                if agree {
+                    StepStatus::Passed
+                } else {
+                    StepStatus::Error
+                },
+                format!(
+                    "{} files ({}) read through gocryptfs: {}{}",
+                    r.files,
+                    human(r.bytes),
+                    if agree {
+                        "the same as vaultdrill found, file by file".to_string()
+                    } else {
+                        format!("{} disagreement(s)", r.disagreements.len())
+                    },
+                    if r.both_damaged > 0 {
+                        format!("; {} damaged for both", r.both_damaged)
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+    }
+}
+
+/// `gocryptfs -version`'s first words, for the report.
+fn gocryptfs_version() -> String {
+    std::process::Command::new("gocryptfs")
+        .arg("-version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split(';')
+                .next()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "gocryptfs".into())
 }
 
 /// Marks the sampled files no step found wrong as verified now (when a

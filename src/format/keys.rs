@@ -120,6 +120,12 @@ impl Password {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// A second zeroizing copy (for a second consumer, e.g. gocryptfs's
+    /// standard input in a cross-check).
+    pub fn duplicate(&self) -> Password {
+        Password(self.0.clone())
+    }
 }
 
 /// HKDF-SHA256 with no salt, as gocryptfs's `hkdfDerive`.
