@@ -886,3 +886,47 @@ fn a_disagreement_with_gocryptfs_is_named_and_not_a_pass() {
     assert_eq!(findings[0]["path"], "size-4097");
     assert!(findings[0]["cause"].as_str().unwrap().contains("disagree"));
 }
+
+#[test]
+fn small_batches_find_the_same_damage_once() {
+    // Batches of 8 KiB: the fixture comes in many batches, each hashed,
+    // decrypted and compared while the next downloads.
+    let p = Pushed::new();
+    let clean = p.drill(&["--batch", "8KiB"]);
+    assert_eq!(clean.run.code, 0, "{:#?}", clean.findings());
+    let ran = clean.step("download")["ran"].as_str().unwrap().to_string();
+    let batches: u32 = ran
+        .split(" in ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{ran}"));
+    assert!(batches >= 5, "{ran}");
+    assert_eq!(
+        clean.step("compare")["summary"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next(),
+        Some("29"),
+        "every file compared once"
+    );
+
+    flip_byte(&p.object("size-20000"), 5000);
+    let (a, b) = (p.object("twin-a"), p.object("twin-b"));
+    let (bytes_a, bytes_b) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    fs::write(&a, bytes_b).unwrap();
+    fs::write(&b, bytes_a).unwrap();
+    fs::remove_file(p.object("deep").join("gocryptfs.diriv")).unwrap();
+    let d = p.drill(&["--batch", "8KiB"]);
+    let all = d.findings();
+    d.assert_fails(1, "size-20000", "authentication failed");
+    d.assert_fails(1, "twin-a", "plaintext BLAKE3");
+    d.assert_fails(1, "twin-b", "plaintext BLAKE3");
+    // Each finding once, though the root's files are compared per batch.
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "{all:#?}");
+    assert!(all.iter().any(|f| f.contains("names in deep")), "{all:#?}");
+}

@@ -560,6 +560,13 @@ pub struct DrillArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_subset, conflicts_with = "sample")]
     pub subset: Option<(u64, u64)>,
 
+    /// Download and check the sample in batches of about SIZE (e.g.
+    /// 256MiB): each batch is hashed, decrypted and compared while the
+    /// next one downloads (default: an eighth of the sample, at least
+    /// 64 MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub batch: Option<u64>,
+
     /// Also mount the downloaded sample read-only with the real gocryptfs
     /// (needs gocryptfs and FUSE) and read every sampled file through it:
     /// two independent implementations must agree.
@@ -659,6 +666,13 @@ pub struct ScheduleArgs {
     /// no masterkey-file; the reports say what was not proven).
     #[arg(long)]
     pub no_masterkey: bool,
+}
+
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    match text.parse::<SampleSize>()? {
+        SampleSize::Bytes(b) => Ok(b),
+        _ => Err(format!("{text:?}: give a size such as 256MiB")),
+    }
 }
 
 fn parse_every(text: &str) -> Result<vaultdrill::schedule::Every, String> {

@@ -208,6 +208,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         choice,
         remember: !args.no_state,
         cross_check: args.cross_check_gocryptfs,
+        batch_bytes: args.batch,
         audit_only: args.audit_only,
         transfers,
         scratch: scratch.path(),

@@ -48,6 +48,9 @@ pub struct DrillOptions<'a> {
     /// manifest.
     pub audit_only: bool,
     pub transfers: usize,
+    /// Download and check in batches of about this many bytes (default:
+    /// an eighth of the sample, at least 64 MiB).
+    pub batch_bytes: Option<u64>,
     /// Also read the sample through a read-only mount of the real
     /// gocryptfs and compare (`--cross-check-gocryptfs`).
     pub cross_check: bool,
@@ -623,171 +626,26 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     }
     outcome.coverage.files_sampled = chosen.files.len() as u64;
 
-    // Step 3: download, and check each object's ciphertext hash.
-    o.progress.stage("downloading the sample");
-    o.progress
-        .set_total(chosen.objects.len() as u64, chosen.download_bytes);
-    let t = Timer::start();
-    let names: Vec<&str> = chosen
-        .objects
-        .iter()
-        .map(|x| x.cipher_path.as_str())
-        .collect();
-    let fetched = fetcher.fetch(&names, &vault_dir, o.scratch, o.transfers, o.progress);
-    let download_seconds = t.0.elapsed().as_secs_f64();
-    let download_rate;
-    {
-        let wanted: HashSet<&str> = names.iter().copied().collect();
-        let cipher_hashes = sample_hashes(&manifest.path, &wanted);
-        let step = at(outcome, StepKind::Download);
-        step.ran = match &o.remote {
-            Remote::Local(p) => format!("copied {} objects from {}", names.len(), p.display()),
-            Remote::Rclone(r) => format!(
-                "rclone copy {r} SCRATCH --files-from LIST --no-traverse --transfers {} ({} objects)",
-                o.transfers,
-                names.len()
-            ),
-        };
-        if let Err(e) = fetched {
-            t.end(step, StepStatus::Error, format!("the download failed: {e}"));
-            return;
-        }
-        let mut downloaded = 0u64;
-        let mut not_arrived = Vec::new();
-        // Hashed streaming (bounded memory), objects in parallel.
-        let hashed: Vec<Option<(u64, String)>> = {
-            use rayon::prelude::*;
-            chosen
-                .objects
-                .par_iter()
-                .map(|object| {
-                    let file = File::open(vault_dir.join(&object.cipher_path)).ok()?;
-                    let mut hasher = blake3::Hasher::new();
-                    let n = hasher.update_reader(file).ok()?;
-                    let len = n.count();
-                    Some((len, hasher.finalize().to_hex().to_string()))
-                })
-                .collect()
-        };
-        for (object, got) in chosen.objects.iter().zip(hashed) {
-            let Some((len, got)) = got else {
-                not_arrived.push(object.cipher_path.clone());
-                continue;
-            };
-            downloaded += len;
-            if let Some(want) = cipher_hashes.get(&object.cipher_path) {
-                if got != *want {
-                    step.findings.push(finding(
-                        "DAMAGED",
-                        object.plain_path.as_deref(),
-                        &object.cipher_path,
-                        format!(
-                            "the downloaded object's BLAKE3 is {got}, the manifest says {want}"
-                        ),
-                    ));
-                }
-            }
-        }
-        outcome.coverage.bytes_downloaded = downloaded;
-        let missing_known = audit_missing(outcome);
-        let unexplained: Vec<String> = not_arrived
-            .into_iter()
-            .filter(|n| !missing_known.contains(n))
-            .collect();
-        let step = at(outcome, StepKind::Download);
-        if !unexplained.is_empty() {
-            for n in &unexplained {
-                step.findings.push(finding(
-                    "FAILED",
-                    None,
-                    n,
-                    "listed on the remote, but the download did not bring it".into(),
-                ));
-            }
-            t.end(
-                step,
-                StepStatus::Error,
-                format!("{} object(s) did not arrive", unexplained.len()),
-            );
-            return;
-        }
-        let damaged = step.findings.len();
-        t.end(
-            step,
-            if damaged > 0 {
-                StepStatus::Failed
-            } else {
-                StepStatus::Passed
-            },
-            format!(
-                "{} in {download_seconds:.1} s; {}",
-                human(downloaded),
-                if damaged > 0 {
-                    format!("{damaged} object(s) differ from the manifest")
-                } else {
-                    "every object's BLAKE3 as in the manifest".into()
-                }
-            ),
-        );
-        download_rate = rate(downloaded, download_seconds);
-    }
-
-    // Step 6: decrypt the sample and compare, with the first unlock.
-    let selection = match Selection::parse(&chosen.files) {
-        Ok(s) => s,
-        Err(_) => Selection::all(),
+    // Steps 3 and 6, overlapped: the sample comes in batches, and while
+    // the next batch downloads, the last one is hashed, decrypted and
+    // compared.
+    let selection = Selection::parse(&chosen.files).unwrap_or_else(|_| Selection::all());
+    let Some(Piped {
+        download_rate,
+        mut decrypt_rate,
+        compare_problems,
+    }) = download_and_compare(
+        outcome,
+        o,
+        &fetcher,
+        &vault_dir,
+        &manifest,
+        &chosen,
+        unlocked.as_ref(),
+    )
+    else {
+        return;
     };
-    let mut compare_problems: HashSet<String> = HashSet::new();
-    let mut decrypt_rate = 0.0;
-    match &unlocked {
-        Some((vault, how)) => {
-            o.progress.stage("decrypting and comparing");
-            let t = Timer::start();
-            let result = verify_sample(vault, &manifest.path, &selection, o.progress);
-            let step = at(outcome, StepKind::Compare);
-            step.ran = format!(
-                "decrypted every sampled file (unlocked with {how}) and compared its plaintext \
-                 BLAKE3, size and path with the manifest"
-            );
-            match result {
-                Ok(summary) => {
-                    decrypt_rate = rate(summary.bytes, t.0.elapsed().as_secs_f64());
-                    for p in &summary.problems {
-                        compare_problems.insert(escape_path(&p.cipher_path));
-                        step.findings.push(from_problem(p));
-                    }
-                    let damaged = summary
-                        .problems
-                        .iter()
-                        .filter(|p| p.status() == crate::ExitStatus::Damaged)
-                        .count();
-                    t.end(
-                        step,
-                        if damaged > 0 {
-                            StepStatus::Failed
-                        } else {
-                            StepStatus::Passed
-                        },
-                        format!(
-                            "{} files, {} of plaintext: {}",
-                            summary.files,
-                            human(summary.bytes),
-                            if damaged > 0 {
-                                format!("{damaged} damaged")
-                            } else {
-                                "every block authenticated, every hash as in the manifest".into()
-                            }
-                        ),
-                    );
-                }
-                Err(e) => t.end(step, StepStatus::Error, e),
-            }
-        }
-        None => {
-            let step = at(outcome, StepKind::Compare);
-            step.ran = "decrypting with the master key alone (step 5)".into();
-        }
-    }
 
     // Step 5: only the master key: regenerate a config and decrypt again.
     let mk_rate = master_key_path(
@@ -859,6 +717,292 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         step.status = StepStatus::Passed;
         step.summary = "too little was downloaded or decrypted to measure".into();
     }
+}
+
+/// What the overlapped download and comparison measured.
+struct Piped {
+    download_rate: f64,
+    decrypt_rate: f64,
+    /// Objects the comparison found wrong (escaped cipher paths).
+    compare_problems: HashSet<String>,
+}
+
+/// The sample's objects in batches: every config, diriv and sidecar in the
+/// first (names need them), then files, about an eighth of the bytes (at
+/// least 64 MiB) each.
+fn batches(chosen: &sample::Sample, batch_bytes: Option<u64>) -> Vec<Vec<usize>> {
+    let per = batch_bytes
+        .unwrap_or((chosen.download_bytes / 8).max(64 << 20))
+        .max(1);
+    let mut out: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut used = 0u64;
+    for (i, x) in chosen.objects.iter().enumerate() {
+        if x.plain_path.is_none() {
+            out[0].push(i);
+        }
+    }
+    for (i, x) in chosen.objects.iter().enumerate() {
+        if x.plain_path.is_none() {
+            continue;
+        }
+        if used >= per {
+            out.push(Vec::new());
+            used = 0;
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(i);
+        }
+        used += x.cipher_size;
+    }
+    out
+}
+
+/// What the verifier thread found over all batches.
+#[derive(Default)]
+struct Checked {
+    downloaded: u64,
+    hash_findings: Vec<Finding>,
+    not_arrived: Vec<String>,
+    problems: Vec<Problem>,
+    files: u64,
+    bytes: u64,
+    verify_error: Option<String>,
+    busy: f64,
+}
+
+/// Steps 3 and 6: fetches the sample batch by batch while a second thread
+/// hashes each arrived batch (ciphertext BLAKE3 against the manifest) and,
+/// with an unlocked vault, decrypts and compares it. `None`: the drill
+/// stops (the step says why).
+fn download_and_compare(
+    outcome: &mut Outcome,
+    o: &DrillOptions<'_>,
+    fetcher: &Fetcher<'_>,
+    vault_dir: &Path,
+    manifest: &Manifest,
+    chosen: &sample::Sample,
+    unlocked: Option<&(UnlockedVault, &'static str)>,
+) -> Option<Piped> {
+    o.progress.stage("downloading and comparing the sample");
+    o.progress
+        .set_total(chosen.objects.len() as u64, chosen.download_bytes);
+    let wanted: HashSet<&str> = chosen
+        .objects
+        .iter()
+        .map(|x| x.cipher_path.as_str())
+        .collect();
+    let cipher_hashes = sample_hashes(&manifest.path, &wanted);
+    let batches = batches(chosen, o.batch_bytes);
+    let (tx, rx) = std::sync::mpsc::channel::<usize>();
+    let mut fetch_error: Option<String> = None;
+    let mut fetch_seconds = 0.0;
+    let checked = std::thread::scope(|scope| {
+        let verifier = scope.spawn(|| {
+            let mut c = Checked::default();
+            let mut seen: HashSet<(PathBuf, String)> = HashSet::new();
+            for k in rx {
+                let started = Instant::now();
+                let batch: Vec<&sample::SampleObject> =
+                    batches[k].iter().map(|&i| &chosen.objects[i]).collect();
+                // Hashed streaming (bounded memory), objects in parallel.
+                let hashed: Vec<Option<(u64, String)>> = {
+                    use rayon::prelude::*;
+                    batch
+                        .par_iter()
+                        .map(|object| {
+                            let file = File::open(vault_dir.join(&object.cipher_path)).ok()?;
+                            let mut hasher = blake3::Hasher::new();
+                            let len = hasher.update_reader(file).ok()?.count();
+                            Some((len, hasher.finalize().to_hex().to_string()))
+                        })
+                        .collect()
+                };
+                for (object, got) in batch.iter().zip(hashed) {
+                    let Some((len, got)) = got else {
+                        c.not_arrived.push(object.cipher_path.clone());
+                        continue;
+                    };
+                    c.downloaded += len;
+                    if let Some(want) = cipher_hashes.get(&object.cipher_path) {
+                        if got != *want {
+                            c.hash_findings.push(finding(
+                                "DAMAGED",
+                                object.plain_path.as_deref(),
+                                &object.cipher_path,
+                                format!(
+                                    "the downloaded object's BLAKE3 is {got}, the manifest says \
+                                     {want}"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                let files: Vec<PathBuf> =
+                    batch.iter().filter_map(|x| x.plain_path.clone()).collect();
+                if let (Some((vault, _)), false, None) =
+                    (unlocked, files.is_empty(), &c.verify_error)
+                {
+                    let selection = Selection::parse(&files).unwrap_or_else(|_| Selection::all());
+                    match verify_sample(vault, &manifest.path, &selection, o.progress) {
+                        Ok(summary) => {
+                            c.files += summary.files;
+                            c.bytes += summary.bytes;
+                            // Config and diriv files are compared with
+                            // every batch: each finding once.
+                            for p in summary.problems {
+                                if seen.insert((p.cipher_path.clone(), p.kind.to_string())) {
+                                    c.problems.push(p);
+                                }
+                            }
+                        }
+                        Err(e) => c.verify_error = Some(e),
+                    }
+                }
+                c.busy += started.elapsed().as_secs_f64();
+            }
+            c
+        });
+        for (k, batch) in batches.iter().enumerate() {
+            let names: Vec<&str> = batch
+                .iter()
+                .map(|&i| chosen.objects[i].cipher_path.as_str())
+                .collect();
+            let started = Instant::now();
+            let fetched = fetcher.fetch(&names, vault_dir, o.scratch, o.transfers, o.progress);
+            fetch_seconds += started.elapsed().as_secs_f64();
+            if let Err(e) = fetched {
+                fetch_error = Some(e.to_string());
+                break;
+            }
+            if tx.send(k).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        verifier.join().unwrap_or_else(|_| {
+            // Never a pass by default: a checker that stopped checked nothing.
+            fetch_error = Some("the thread checking the sample stopped unexpectedly".into());
+            Checked::default()
+        })
+    });
+
+    // Step 3's verdict.
+    outcome.coverage.bytes_downloaded = checked.downloaded;
+    let missing_known = audit_missing(outcome);
+    let step = at(outcome, StepKind::Download);
+    step.ran = match &o.remote {
+        Remote::Local(p) => format!(
+            "copied {} objects from {} in {} batch(es), each hashed as it arrived",
+            chosen.objects.len(),
+            p.display(),
+            batches.len()
+        ),
+        Remote::Rclone(r) => format!(
+            "rclone copy {r} SCRATCH --files-from LIST --no-traverse --transfers {} ({} \
+             objects in {} batch(es), each hashed as it arrived)",
+            o.transfers,
+            chosen.objects.len(),
+            batches.len()
+        ),
+    };
+    step.findings = checked.hash_findings;
+    if let Some(e) = fetch_error {
+        step.seconds = fetch_seconds;
+        step.status = StepStatus::Error;
+        step.summary = format!("the download failed: {e}");
+        return None;
+    }
+    let unexplained: Vec<String> = checked
+        .not_arrived
+        .into_iter()
+        .filter(|n| !missing_known.contains(n))
+        .collect();
+    if !unexplained.is_empty() {
+        for n in &unexplained {
+            step.findings.push(finding(
+                "FAILED",
+                None,
+                n,
+                "listed on the remote, but the download did not bring it".into(),
+            ));
+        }
+        step.seconds = fetch_seconds;
+        step.status = StepStatus::Error;
+        step.summary = format!("{} object(s) did not arrive", unexplained.len());
+        return None;
+    }
+    let damaged = step.findings.len();
+    step.seconds = fetch_seconds;
+    step.status = if damaged > 0 {
+        StepStatus::Failed
+    } else {
+        StepStatus::Passed
+    };
+    step.summary = format!(
+        "{} in {fetch_seconds:.1} s; {}",
+        human(checked.downloaded),
+        if damaged > 0 {
+            format!("{damaged} object(s) differ from the manifest")
+        } else {
+            "every object's BLAKE3 as in the manifest".into()
+        }
+    );
+    let download_rate = rate(checked.downloaded, fetch_seconds);
+
+    // Step 6's verdict.
+    let mut compare_problems: HashSet<String> = HashSet::new();
+    let step = at(outcome, StepKind::Compare);
+    let Some((_, how)) = unlocked else {
+        step.ran = "decrypting with the master key alone (step 5)".into();
+        return Some(Piped {
+            download_rate,
+            decrypt_rate: 0.0,
+            compare_problems,
+        });
+    };
+    step.ran = format!(
+        "decrypted every sampled file (unlocked with {how}) as its batch arrived, and compared \
+         its plaintext BLAKE3, size and path with the manifest"
+    );
+    step.seconds = checked.busy;
+    if let Some(e) = checked.verify_error {
+        step.status = StepStatus::Error;
+        step.summary = e;
+        return Some(Piped {
+            download_rate,
+            decrypt_rate: 0.0,
+            compare_problems,
+        });
+    }
+    for p in &checked.problems {
+        compare_problems.insert(escape_path(&p.cipher_path));
+        step.findings.push(from_problem(p));
+    }
+    let damaged = checked
+        .problems
+        .iter()
+        .filter(|p| p.status() == crate::ExitStatus::Damaged)
+        .count();
+    step.status = if damaged > 0 {
+        StepStatus::Failed
+    } else {
+        StepStatus::Passed
+    };
+    step.summary = format!(
+        "{} files, {} of plaintext: {}",
+        checked.files,
+        human(checked.bytes),
+        if damaged > 0 {
+            format!("{damaged} damaged")
+        } else {
+            "every block authenticated, every hash as in the manifest".into()
+        }
+    );
+    Some(Piped {
+        download_rate,
+        decrypt_rate: rate(checked.bytes, checked.busy),
+        compare_problems,
+    })
 }
 
 /// Step 6b: the sample through a read-only gocryptfs mount, compared with
