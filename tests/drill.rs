@@ -930,3 +930,286 @@ fn small_batches_find_the_same_damage_once() {
     assert_eq!(unique.len(), all.len(), "{all:#?}");
     assert!(all.iter().any(|f| f.contains("names in deep")), "{all:#?}");
 }
+
+#[test]
+fn keep_keeps_ciphertext_only_in_a_private_folder() {
+    let p = Pushed::new();
+    let parent = p.tmp.path().join("kept");
+    fs::create_dir_all(&parent).unwrap();
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .args([
+            "drill",
+            p.remote.to_str().unwrap(),
+            "--sample",
+            "100%",
+            "--keep",
+        ])
+        .arg("--passfile")
+        .arg(password_file())
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .arg("--scratch")
+        .arg(&parent)
+        .arg("--report")
+        .arg(p.tmp.path().join("r.md"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kept: Vec<PathBuf> = fs::read_dir(&parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    let mode = fs::metadata(&kept[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "scratch is private");
+    let top: Vec<String> = fs::read_dir(&kept[0])
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(top, ["vault"], "ciphertext only: {top:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Scratch kept (ciphertext only)"));
+    // Every kept file is an object of the remote, byte for byte.
+    for e in walkdir::WalkDir::new(kept[0].join("vault")) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e.path().strip_prefix(kept[0].join("vault")).unwrap();
+            assert_eq!(
+                fs::read(e.path()).unwrap(),
+                fs::read(p.remote.join(rel)).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn an_interrupted_drill_removes_its_scratch() {
+    // An rclone that hangs in the sample's download; Ctrl-C (SIGINT).
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let wrapper = p.tmp.path().join("rclone-hangs");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\ncase \" $* \" in\n  *\" lsjson \"*) touch {marker} ;;\n  \
+             *\" copy \"*) [ -e {marker} ] && exec sleep 61 ;;\nesac\nexec {real} \"$@\"\n",
+            marker = p.tmp.path().join("listed").display(),
+            real = require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let scratch = p.tmp.path().join("scratch");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vaultdrill"))
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .args(["drill", REMOTE, "--sample", "100%", "--rclone-config"])
+        .arg(&server.config)
+        .arg("--rclone")
+        .arg(&wrapper)
+        .arg("--passfile")
+        .arg(password_file())
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .arg("--scratch")
+        .arg(&scratch)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the download hangs (the audit listed, scratch exists).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !p.tmp.path().join("listed").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        fs::read_dir(&scratch).unwrap().count(),
+        1,
+        "a drill is running"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scratch folder"));
+    assert_eq!(
+        fs::read_dir(&scratch).unwrap().count(),
+        0,
+        "scratch removed"
+    );
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sleep 61"])
+        .status();
+}
+
+#[test]
+fn s3_fault_matrix() {
+    // Each fault injected through S3 (the server caches listings, so
+    // never behind its back), drilled, then repaired from the vault.
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let config = server.config.to_str().unwrap().to_string();
+    let rel = |plain: &str| {
+        p.object(plain)
+            .strip_prefix(&p.remote)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let upload = |bytes: &[u8], rel: &str| {
+        let tmp = p.tmp.path().join("upload");
+        fs::write(&tmp, bytes).unwrap();
+        server.rclone(&["copyto", tmp.to_str().unwrap(), &format!("{REMOTE}/{rel}")]);
+    };
+    let original = |rel: &str| fs::read(p.vault.join(rel)).unwrap();
+    let repair = || {
+        server.rclone(&[
+            "sync",
+            "--links",
+            "--checksum",
+            p.vault.to_str().unwrap(),
+            REMOTE,
+        ]);
+    };
+    let drill = |extra: &[&str]| {
+        let mut args = vec!["--rclone-config", config.as_str()];
+        args.extend_from_slice(extra);
+        p.drill_remote(REMOTE, &args)
+    };
+    let big = rel("size-20000");
+
+    // Truncated mid-block.
+    let bytes = original(&big);
+    upload(&bytes[..bytes.len() - 100], &big);
+    drill(&[]).assert_fails(1, "size-20000", "bytes on the remote");
+    repair();
+    // Cut at a block boundary: authenticates, but short.
+    upload(&bytes[..18 + 2 * 4128], &big);
+    let d = drill(&[]);
+    d.assert_fails(1, "size-20000", "bytes on the remote");
+    assert_eq!(d.status("compare"), "failed");
+    repair();
+    // A zeroed block: same size; S3's MD5 sees it, the plaintext hash too.
+    let mut zeroed = bytes.clone();
+    zeroed[18 + 4128..18 + 2 * 4128].fill(0);
+    upload(&zeroed, &big);
+    let d = drill(&[]);
+    d.assert_fails(1, "size-20000", "md5");
+    d.assert_fails(1, "size-20000", "plaintext BLAKE3");
+    repair();
+    // Two objects of equal size swapped.
+    let (a, b) = (rel("twin-a"), rel("twin-b"));
+    upload(&original(&b), &a);
+    upload(&original(&a), &b);
+    let d = drill(&[]);
+    d.assert_fails(1, "twin-a", "plaintext BLAKE3");
+    d.assert_fails(1, "twin-b", "md5");
+    repair();
+    // gocryptfs.conf deleted: the master key still restores.
+    server.rclone(&["deletefile", &format!("{REMOTE}/gocryptfs.conf")]);
+    let d = drill(&[]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert_eq!(d.status("unlock_master_key"), "passed");
+    assert!(d.report.contains("gocryptfs.conf is missing"));
+    repair();
+    // A diriv deleted.
+    let diriv = format!("{}/gocryptfs.diriv", rel("deep"));
+    server.rclone(&["deletefile", &format!("{REMOTE}/{diriv}")]);
+    let d = drill(&[]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert!(d.report.contains("names in deep"), "{}", d.report);
+    repair();
+    // Wrong password, wrong master key.
+    let wrong = p.tmp.path().join("wrong");
+    fs::write(&wrong, "not the password\n").unwrap();
+    let d = drill(&["--passfile", wrong.to_str().unwrap()]);
+    assert_eq!(d.run.code, 3, "{:#?}", d.findings());
+    let d = drill(&[
+        "--masterkey-file",
+        masterkey_file("xchacha").to_str().unwrap(),
+    ]);
+    assert_eq!(d.run.code, 3, "{:#?}", d.findings());
+    // Repaired, it passes.
+    let d = drill(&[]);
+    assert_eq!(d.run.code, 0, "{:#?}", d.findings());
+}
+
+/// Every form a secret could leak in: as is, hex, base64 (standard and
+/// URL-safe, padded or not).
+fn leak_forms(secret: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let mut forms = vec![
+        hex.clone(),
+        hex.to_uppercase(),
+        STANDARD.encode(secret).trim_end_matches('=').to_string(),
+        URL_SAFE_NO_PAD.encode(secret),
+    ];
+    if let Ok(text) = std::str::from_utf8(secret) {
+        forms.push(text.to_string());
+    }
+    forms
+}
+
+#[test]
+fn no_output_of_a_drill_holds_a_secret() {
+    let p = Pushed::new();
+    let wrong = p.tmp.path().join("wrong");
+    fs::write(&wrong, "Tr0ub4dor&3 wrong one\n").unwrap();
+    let key_text = fs::read_to_string(masterkey_file("default")).unwrap();
+    let key_hex: String = key_text.chars().filter(char::is_ascii_hexdigit).collect();
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let password = fs::read_to_string(password_file()).unwrap();
+    let mut secrets = leak_forms(&key);
+    secrets.push(key_text.lines().next().unwrap().trim().to_string());
+    secrets.extend(leak_forms(password.trim_end_matches('\n').as_bytes()));
+    secrets.extend(leak_forms(b"Tr0ub4dor&3 wrong one"));
+
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for extra in [vec![], vec!["--passfile", wrong.to_str().unwrap()]] {
+        let d = p.drill(&extra);
+        outputs.push(("report".into(), d.report.clone()));
+        outputs.push(("junit".into(), d.junit.clone()));
+        outputs.push(("json".into(), d.run.json.to_string()));
+        outputs.push(("stderr".into(), d.run.stderr.clone()));
+    }
+    for e in walkdir::WalkDir::new(&p.state) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let name = e.path().display().to_string();
+            outputs.push((
+                name,
+                String::from_utf8_lossy(&fs::read(e.path()).unwrap()).into(),
+            ));
+        }
+    }
+    let history = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .args(["history", "--json"])
+        .output()
+        .unwrap();
+    outputs.push((
+        "history".into(),
+        String::from_utf8_lossy(&history.stdout).into(),
+    ));
+    assert!(outputs.len() > 10);
+    for (name, text) in &outputs {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{name} holds a secret ({} chars)",
+                secret.len()
+            );
+        }
+    }
+}

@@ -53,6 +53,7 @@ pub fn run(args: &DemoArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         }
         None => tempfile::Builder::new()
             .prefix("vaultdrill-demo-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()?
             .keep(),
     };

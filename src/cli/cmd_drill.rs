@@ -144,6 +144,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let parent = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = tempfile::Builder::new()
         .prefix("vaultdrill-drill-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(&parent)
         .map_err(|e| {
             anyhow::anyhow!(
@@ -228,6 +229,15 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         slot.take();
     }
     let kept = if args.keep {
+        // Ciphertext only: the decrypted manifest (plaintext names and
+        // hashes), the regenerated config and the cross-check's leftovers go.
+        let dir = scratch.path();
+        for name in ["manifest.jsonl", "files-from.txt", "mnt.log"] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        for name in ["regenerated", "mnt"] {
+            let _ = std::fs::remove_dir_all(dir.join(name));
+        }
         Some(scratch.keep())
     } else {
         scratch

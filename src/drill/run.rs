@@ -651,9 +651,9 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     let mk_rate = master_key_path(
         outcome,
         o,
-        &vault_dir,
         &manifest,
         &selection,
+        &chosen,
         &compare_problems,
         unlocked.as_ref().map(|(v, _)| v),
     );
@@ -1533,12 +1533,14 @@ fn verify_sample(
 fn master_key_path(
     outcome: &mut Outcome,
     o: &DrillOptions<'_>,
-    vault_dir: &Path,
     manifest: &Manifest,
     selection: &Selection,
+    chosen: &sample::Sample,
     seen: &HashSet<String>,
     decrypted_with: Option<&UnlockedVault>,
 ) -> f64 {
+    let vault_dir = o.scratch.join("vault");
+    let vault_dir = vault_dir.as_path();
     let Some(mk) = &o.master_key else {
         let step = at(outcome, StepKind::UnlockMasterKey);
         step.status = StepStatus::Skipped;
@@ -1606,33 +1608,54 @@ fn master_key_path(
         at(outcome, StepKind::Compare).status,
         StepStatus::Passed | StepStatus::Failed
     );
-    if decrypted_with.is_some_and(|v| {
+    let same = decrypted_with.is_some_and(|v| {
         compared && v.vault_id() == vault.vault_id() && v.layout() == vault.layout()
-    }) {
-        let files = outcome.coverage.files_sampled;
-        let step = at(outcome, StepKind::UnlockMasterKey);
-        step.ran = "detected the vault's flags from the downloaded ciphertext with the master key \
-                    (as `vaultdrill regen-config` does), wrote a new gocryptfs.conf under a \
-                    throwaway password in scratch, unlocked with it, and compared the key and \
-                    flags it gives with those step 6 decrypted with"
-            .into();
-        t.end(
-            step,
-            StepStatus::Passed,
-            format!(
-                "flags found: {flags}; the regenerated config opens to the same master key and \
-                 the same flags as the remote's config, so the {files} files step 6 decrypted \
-                 decrypt with it alike"
-            ),
-        );
-        return 0.0;
-    }
+    });
+    // With the same key and flags, a few files decrypted again prove the
+    // regenerated config end to end; the rest decrypt alike.
+    let subset;
+    let (selection, again) = if same {
+        let mut files: Vec<&sample::SampleObject> = chosen
+            .objects
+            .iter()
+            .filter(|x| x.plain_path.is_some())
+            .collect();
+        files.sort_by_key(|x| x.cipher_size);
+        let mut budget = 32u64 << 20;
+        let few: Vec<PathBuf> = files
+            .into_iter()
+            .take_while(|x| {
+                let fits = x.cipher_size <= budget;
+                budget = budget.saturating_sub(x.cipher_size);
+                fits
+            })
+            .take(16)
+            .filter_map(|x| x.plain_path.clone())
+            .collect();
+        subset = Selection::parse(&few).unwrap_or_else(|_| Selection::all());
+        (&subset, Some(few.len()))
+    } else {
+        (selection, None)
+    };
     let decrypt = Instant::now();
     let result = verify_sample(&vault, &manifest.path, selection, o.progress);
     let decrypt_seconds = decrypt.elapsed().as_secs_f64();
     let step = at(outcome, StepKind::UnlockMasterKey);
-    step.ran = "detected the vault's flags from the downloaded ciphertext with the master key (as `vaultdrill regen-config` does), wrote a new gocryptfs.conf under a throwaway password in scratch, unlocked with it and decrypted the sample again"
-        .into();
+    step.ran = match again {
+        None => {
+            "detected the vault's flags from the downloaded ciphertext with the master key (as \
+                 `vaultdrill regen-config` does), wrote a new gocryptfs.conf under a throwaway \
+                 password in scratch, unlocked with it and decrypted the sample again"
+                .into()
+        }
+        Some(n) => format!(
+            "detected the vault's flags from the downloaded ciphertext with the master key (as \
+             `vaultdrill regen-config` does), wrote a new gocryptfs.conf under a throwaway \
+             password in scratch, unlocked with it, found it gives the same key and flags step 6 \
+             decrypted with, and decrypted the {n} smallest sampled files again with it (the \
+             others decrypt alike: the same key and flags make the same plaintext)"
+        ),
+    };
     match result {
         Ok(summary) => {
             // The regenerated config stands in for the remote's; its loss
