@@ -498,6 +498,23 @@ fn subsets_cover_the_vault_and_no_state_leaves_no_trace() {
         })
         .collect();
     assert!(traces.is_empty(), "{traces:?}");
+    // Without --report, the report is the output, and no file is left.
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .args([
+            "drill",
+            p.remote.to_str().unwrap(),
+            "--no-state",
+            "--passfile",
+        ])
+        .arg(password_file())
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("# PASSED"));
+    assert!(!p.state.join("reports").exists());
 }
 
 // ---- through rclone, on the S3 endpoint ----
@@ -536,6 +553,10 @@ fn s3_clean_passes_and_faults_fail() {
     assert_eq!(d.run.code, 0, "{:#?}\n{}", d.findings(), d.run.stderr);
     let audit = d.step("audit")["summary"].as_str().unwrap();
     assert!(audit.contains("checked by md5"), "{audit}");
+    // In many batches, each downloaded by rclone while the last is checked:
+    // rclone's temporary files never meet the checker.
+    let d = p.drill_remote(REMOTE, &["--rclone-config", &config, "--batch", "4KiB"]);
+    assert_eq!(d.run.code, 0, "{:#?}\n{}", d.findings(), d.run.stderr);
 
     // Behind our back, through S3 (the server caches its listings): a
     // flipped byte, which the listing's MD5 already sees and the download
@@ -989,7 +1010,14 @@ fn keep_keeps_ciphertext_only_in_a_private_folder() {
 
 #[test]
 fn an_interrupted_drill_removes_its_scratch() {
-    // An rclone that hangs in the sample's download; Ctrl-C (SIGINT).
+    // An rclone that hangs in the sample's download; Ctrl-C (SIGINT), or
+    // a stop from systemd or CI (SIGTERM).
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        interrupted_by(signal);
+    }
+}
+
+fn interrupted_by(signal: i32) {
     let p = Pushed::new();
     let server = on_s3(&p);
     let wrapper = p.tmp.path().join("rclone-hangs");
@@ -1033,7 +1061,7 @@ fn an_interrupted_drill_removes_its_scratch() {
         "a drill is running"
     );
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, signal);
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
@@ -1212,4 +1240,184 @@ fn no_output_of_a_drill_holds_a_secret() {
             );
         }
     }
+}
+
+#[test]
+fn a_rolled_back_remote_and_a_damaged_manifest_are_damage() {
+    let p = Pushed::new();
+    // The remote as it was after the first push.
+    let old = p.tmp.path().join("old-remote");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&p.remote)
+            .arg(&old)
+            .status()
+            .unwrap()
+            .success()
+    );
+    add_plain_file(&p.vault, "chapter-9.md", b"pushed since");
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .arg("push")
+        .arg(&p.vault)
+        .arg(&p.remote)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A clean drill of the new state passes (an unchanged re-push too).
+    assert_eq!(p.drill(&[]).run.code, 0);
+    // Rolled back: everything on the remote is consistent, but old.
+    fs::remove_dir_all(&p.remote).unwrap();
+    fs::rename(&old, &p.remote).unwrap();
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert!(
+        d.findings().iter().any(|f| f.contains("rolled back")),
+        "{:#?}",
+        d.findings()
+    );
+    // Audited against the newer manifest: the file pushed since is missing.
+    d.assert_fails(1, "chapter-9.md", "cannot be restored");
+
+    // A damaged manifest on the remote: damage, though every file is fine.
+    let p = Pushed::new();
+    let manifest_dir = fs::read_dir(&p.remote)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|d| {
+            d.is_dir() && fs::read_dir(d).unwrap().count() <= 3 && {
+                // The manifest folder: its own diriv and the manifest.
+                let name = d.file_name().unwrap().to_str().unwrap().to_string();
+                name == cipher_path_of(&p.vault, ".vaultdrill")
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+            }
+        })
+        .expect("the manifest folder");
+    let current = fs::read_dir(&manifest_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| !f.ends_with("gocryptfs.diriv"))
+        .unwrap();
+    flip_byte(&current, 100);
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 1, "{:#?}", d.findings());
+    assert!(
+        d.findings()
+            .iter()
+            .any(|f| f.contains("manifest cannot be read")),
+        "{:#?}",
+        d.findings()
+    );
+}
+
+#[test]
+fn large_files_only_and_an_unwritable_state_keep_the_verdict() {
+    // A vault whose only file is over the 32 MiB the master-key path
+    // decrypts again: it takes that file anyway, and nothing is "missing".
+    let tmp = TempDir::new().unwrap();
+    let run = |args: &[&str]| {
+        let out = vaultdrill()
+            .current_dir(tmp.path())
+            .env("VAULTDRILL_STATE_DIR", tmp.path().join("state"))
+            .args(args)
+            .arg("--passfile")
+            .arg(password_file())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    fs::create_dir(tmp.path().join("plain")).unwrap();
+    fs::write(tmp.path().join("plain/big.iso"), content("big", 33 << 20)).unwrap();
+    run(&[
+        "init",
+        "vault",
+        "--scryptn",
+        "10",
+        "--recovery-kit",
+        "kit.md",
+    ]);
+    run(&["encrypt", "plain", "vault", "-q"]);
+    fs::create_dir(tmp.path().join("remote")).unwrap();
+    run(&["push", "vault", "remote", "-q"]);
+    let kit = fs::read_to_string(tmp.path().join("kit.md")).unwrap();
+    let key: String = kit
+        .lines()
+        .skip_while(|l| !l.starts_with("## Master key"))
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .take(2)
+        .collect();
+    fs::write(tmp.path().join("key"), key).unwrap();
+    let out = vaultdrill()
+        .current_dir(tmp.path())
+        .env("VAULTDRILL_STATE_DIR", tmp.path().join("state"))
+        .args([
+            "drill",
+            "remote",
+            "--sample",
+            "100%",
+            "--json",
+            "--passfile",
+        ])
+        .arg(password_file())
+        .args(["--masterkey-file", "key", "--report", "r.md"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    let mk = json["steps"][4]["ran"].as_str().unwrap();
+    assert!(mk.contains("decrypted the 1 smallest"), "{mk}");
+
+    // Damage, and a state directory that cannot be written: still exit 1,
+    // the report still written where asked, the state problem said.
+    let p = Pushed::new();
+    flip_byte(&p.object("size-20000"), 5000);
+    let report = p.tmp.path().join("r.md");
+    let not_a_dir = p.tmp.path().join("state-is-a-file");
+    fs::write(&not_a_dir, "x").unwrap();
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &not_a_dir)
+        .args([
+            "drill",
+            p.remote.to_str().unwrap(),
+            "--sample",
+            "100%",
+            "--passfile",
+        ])
+        .arg(password_file())
+        .arg("--masterkey-file")
+        .arg(masterkey_file("default"))
+        .arg("--manifest")
+        .arg(manifest_copy(&p))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("recording the drill"), "{stderr}");
+    assert!(fs::read_to_string(&report).unwrap().starts_with("# FAILED"));
+}
+
+/// The plaintext local copy of the fixture's newest manifest.
+fn manifest_copy(p: &Pushed) -> PathBuf {
+    walkdir::WalkDir::new(p.state.join("vaults"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|f| f.file_name().is_some_and(|n| n == "manifest.jsonl"))
+        .expect("a local copy")
 }

@@ -573,7 +573,8 @@ pub struct DrillArgs {
     #[arg(long)]
     pub cross_check_gocryptfs: bool,
 
-    /// Leave no trace in the state directory: no rotation, no history.
+    /// Leave no trace in the state directory: no rotation, no history; the
+    /// report goes to standard output unless --report FILE (or --json).
     #[arg(long)]
     pub no_state: bool,
 
@@ -607,7 +608,8 @@ pub struct DrillArgs {
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
 
-    /// Write the Markdown report here (default: in the state directory).
+    /// Write the Markdown report here (default: in the state directory;
+    /// with --no-state, standard output).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 

@@ -225,10 +225,13 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    if let Ok(mut slot) = SCRATCH.lock() {
-        slot.take();
-    }
+    // What follows the drill must not hide its verdict: a failure here is
+    // said, and turns only a pass into "could not run".
+    let mut after: Vec<String> = Vec::new();
     let kept = if args.keep {
+        if let Ok(mut slot) = SCRATCH.lock() {
+            slot.take();
+        }
         // Ciphertext only: the decrypted manifest (plaintext names and
         // hashes), the regenerated config and the cross-check's leftovers go.
         let dir = scratch.path();
@@ -240,32 +243,50 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         }
         Some(scratch.keep())
     } else {
-        scratch
-            .close()
-            .map_err(|e| anyhow::anyhow!("removing the scratch folder: {e}"))?;
+        let path = scratch.path().to_path_buf();
+        if let Err(e) = scratch.close() {
+            after.push(format!(
+                "{}: removing the scratch folder: {e}; remove it by hand",
+                path.display()
+            ));
+        }
+        // Only now: an interrupt until here still removes it.
+        if let Ok(mut slot) = SCRATCH.lock() {
+            slot.take();
+        }
         None
     };
 
+    // The report: --report FILE; else in the state directory; with
+    // --no-state (no trace there) on standard output unless --json.
     let report_path = match &args.report {
-        Some(p) => p.clone(),
+        Some(p) => Some(p.clone()),
+        None if args.no_state => None,
         None => {
             let dir = store::state_dir().join("reports");
-            std::fs::create_dir_all(&dir)?;
-            dir.join(format!(
-                "drill-{}-{}.md",
-                outcome.started.replace([':', '-'], ""),
-                file_word(&outcome.remote)
-            ))
+            match std::fs::create_dir_all(&dir) {
+                Ok(()) => Some(dir.join(format!(
+                    "drill-{}-{}.md",
+                    outcome.started.replace([':', '-'], ""),
+                    file_word(&outcome.remote)
+                ))),
+                Err(e) => {
+                    after.push(format!(
+                        "{}: creating the reports folder: {e}; give --report FILE",
+                        dir.display()
+                    ));
+                    None
+                }
+            }
         }
     };
-    // What follows the drill must not hide its verdict: a failure here is
-    // said, and turns only a pass into "could not run".
-    let mut after: Vec<String> = Vec::new();
-    if let Err(e) = std::fs::write(&report_path, report::markdown(&outcome)) {
-        after.push(format!(
-            "{}: writing the report: {e}; give --report FILE in a writable folder",
-            report_path.display()
-        ));
+    if let Some(path) = &report_path {
+        if let Err(e) = std::fs::write(path, report::markdown(&outcome)) {
+            after.push(format!(
+                "{}: writing the report: {e}; give --report FILE in a writable folder",
+                path.display()
+            ));
+        }
     }
     if let Some(junit) = &args.junit {
         if let Err(e) = std::fs::write(junit, report::junit(&outcome)) {
@@ -273,8 +294,10 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         }
     }
     if !args.no_state {
-        let report_path = report_path.canonicalize().unwrap_or(report_path.clone());
-        let record = DrillRecord::from_outcome(&outcome, Some(&report_path));
+        let report_path = report_path
+            .as_ref()
+            .map(|p| p.canonicalize().unwrap_or(p.clone()));
+        let record = DrillRecord::from_outcome(&outcome, report_path.as_deref());
         if let Err(e) = state::record_drill(&record) {
             after.push(format!(
                 "{}: recording the drill in the history: {e}; check the state directory \
@@ -306,7 +329,10 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                 step.title
             );
         }
-        if !cli.quiet {
+        if report_path.is_none() && args.no_state {
+            // --no-state without --report: the report itself.
+            write!(out, "{}", report::markdown(&outcome))?;
+        } else if !cli.quiet {
             writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
             for (i, step) in outcome.steps.iter().enumerate() {
                 writeln!(
@@ -322,7 +348,9 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                     }
                 )?;
             }
-            writeln!(out, "Report: {}", report_path.display())?;
+            if let Some(path) = &report_path {
+                writeln!(out, "Report: {}", path.display())?;
+            }
             if let Some(dir) = &kept {
                 writeln!(out, "Scratch kept (ciphertext only): {}", dir.display())?;
             }

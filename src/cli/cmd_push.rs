@@ -192,10 +192,14 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             return Err(vaultdrill::Error::from(error).into());
         }
     };
-    if let Err(e) = record_push(
-        vault.vault_id(),
-        &PushRecord::from_report(&report, &args.source),
-    ) {
+    let (manifest_created, manifest_records) =
+        vaultdrill::manifest::store::local_copy_identity(vault.vault_id()).unzip();
+    let record = PushRecord {
+        manifest_created,
+        manifest_records,
+        ..PushRecord::from_report(&report, &args.source)
+    };
+    if let Err(e) = record_push(vault.vault_id(), &record) {
         eprintln!("vaultdrill: NOTE the push could not be recorded in the state directory: {e}");
     }
     print_report(&report, args, rclone.as_ref(), cli)

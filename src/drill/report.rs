@@ -56,7 +56,15 @@ fn duration(seconds: f64) -> String {
 pub fn headline(o: &Outcome) -> String {
     let remote = code(&o.remote);
     let damaged = o.findings().filter(|(_, f)| f.label == "DAMAGED").count();
+    let audit_only = o
+        .steps
+        .iter()
+        .any(|s| s.kind == super::outcome::StepKind::Sample && s.status == StepStatus::Skipped);
     match o.verdict {
+        ExitStatus::Verified if audit_only => format!(
+            "PASSED (audit only): every object of the backup at {remote} is there as listed; \
+             nothing was decrypted"
+        ),
         ExitStatus::Verified => format!("PASSED: the backup at {remote} can be restored"),
         ExitStatus::Damaged => format!(
             "FAILED: the backup at {remote} is damaged ({damaged} finding{})",
@@ -133,17 +141,18 @@ pub fn markdown(o: &Outcome) -> String {
     let c = &o.coverage;
     let _ = writeln!(m, "## Coverage\n");
     let share = if c.files_total > 0 {
-        100.0 * c.files_sampled as f64 / c.files_total as f64
+        100.0 * c.files_decrypted as f64 / c.files_total as f64
     } else {
         0.0
     };
     let _ = writeln!(
         m,
-        "This drill decrypted {} of the vault's {} files ({share:.1} %), downloading {}; \
-         the listing audited {} objects (every object of the remote, by size and by hash where \
-         the remote keeps one).\n",
+        "This drill sampled {} of the vault's {} files and decrypted {} ({share:.1} % of the \
+         vault), downloading {}; the listing audited {} objects (every object of the remote, by \
+         size and by hash where the remote keeps one).\n",
         c.files_sampled,
         c.files_total,
+        c.files_decrypted,
         mib(c.bytes_downloaded),
         c.objects_audited
     );
@@ -384,6 +393,7 @@ mod tests {
                 files_total: 30,
                 bytes_total: 1 << 20,
                 files_sampled: 3,
+                files_decrypted: 3,
                 bytes_downloaded: 12 << 10,
                 objects_audited: 40,
                 verified_12m_files: 9,

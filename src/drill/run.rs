@@ -199,6 +199,7 @@ struct Manifest {
     meta: Vec<Record>,
     /// The manifest folder's encrypted name, when the manifest says.
     manifest_dir: Option<String>,
+    records_blake3: String,
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, String> {
@@ -213,13 +214,22 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?
     {
         match r.kind.as_str() {
-            "file" if r.damaged.is_none() => candidates.push(Candidate {
-                plain_path: r.plain_path(),
-                cipher_path: r.cipher_path.clone(),
-                cipher_size: r.cipher_size,
-                plain_size: r.size.unwrap_or(0),
-                key: state::file_key(&r.cipher_path, r.cipher_blake3.as_deref()),
-            }),
+            // A path that is not plainly relative is no file to sample
+            // (a tampered manifest); its object is still audited.
+            "file"
+                if r.damaged.is_none()
+                    && r.plain_path()
+                        .components()
+                        .all(|c| matches!(c, Component::Normal(_))) =>
+            {
+                candidates.push(Candidate {
+                    plain_path: r.plain_path(),
+                    cipher_path: r.cipher_path.clone(),
+                    cipher_size: r.cipher_size,
+                    plain_size: r.size.unwrap_or(0),
+                    key: state::file_key(&r.cipher_path, r.cipher_blake3.as_deref()),
+                })
+            }
             "config" | "diriv" | "sidecar" => meta.push(r),
             _ => {}
         }
@@ -236,6 +246,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
         candidates,
         meta,
         manifest_dir: header.manifest_dir,
+        records_blake3: trailer.records_blake3,
     })
 }
 
@@ -463,6 +474,10 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     o.progress.stage("fetching the manifest");
     let manifest_path = o.scratch.join("manifest.jsonl");
     let mut manifest_note = String::new();
+    // What is wrong with the remote's own manifest, if anything.
+    let mut manifest_findings: Vec<Finding> = Vec::new();
+    let mut remote_manifest_problem: Option<String> = None;
+    let mut from_remote = false;
     let manifest_source: Option<PathBuf> = if let Some(given) = &o.manifest {
         manifest_note = format!("the manifest given with --manifest ({})", given.display());
         Some(given.clone())
@@ -470,9 +485,24 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         match fetch_remote_manifest(vault, &fetcher, o, &manifest_path) {
             Ok(true) => {
                 manifest_note = "the remote's own manifest (.vaultdrill/manifest.jsonl)".into();
+                from_remote = true;
                 Some(manifest_path.clone())
             }
-            Ok(false) | Err(_) => None,
+            Ok(false) => {
+                remote_manifest_problem = Some(
+                    "the remote holds no manifest (.vaultdrill/manifest.jsonl): a restore from \
+                     it cannot be checked file by file; the local copy was used"
+                        .into(),
+                );
+                None
+            }
+            Err(e) => {
+                remote_manifest_problem = Some(format!(
+                    "the remote's manifest cannot be read ({e}): damaged or tampered; the local \
+                     copy was used"
+                ));
+                None
+            }
         }
     } else {
         None
@@ -489,7 +519,33 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         );
         Some(copy)
     });
+    // One private copy in scratch, read from there: the drill reads it
+    // several times, and a push may replace the local copy meanwhile.
+    let manifest_source = match manifest_source {
+        Some(src) if src != manifest_path => match fs::copy(&src, &manifest_path) {
+            Ok(_) => Some(manifest_path.clone()),
+            Err(e) => {
+                let step = at(outcome, StepKind::Audit);
+                step.status = StepStatus::Error;
+                step.summary = format!("{}: the manifest cannot be copied: {e}", src.display());
+                return;
+            }
+        },
+        other => other,
+    };
+    if let (Some(problem), Some(_)) = (remote_manifest_problem, &manifest_source) {
+        manifest_findings.push(finding("DAMAGED", None, MANIFEST_OBJECT, problem));
+    }
     let manifest = match manifest_source.as_deref().map(read_manifest) {
+        Some(Ok(m)) if !store::is_vault_id(&m.vault_id) || m.vault_id == "unknown" => {
+            let step = at(outcome, StepKind::Audit);
+            step.status = StepStatus::Error;
+            step.summary = format!(
+                "{manifest_note}: its vault id {:?} is not one (a damaged or tampered manifest)",
+                m.vault_id
+            );
+            return;
+        }
         Some(Ok(m)) => m,
         other => {
             let step = at(outcome, StepKind::Audit);
@@ -500,6 +556,21 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                       copy; push with `vaultdrill push` first, or give one with --manifest"
                     .into(),
             };
+            if !config_there {
+                // Damage is known even so: the config is gone.
+                step.findings.push(finding(
+                    "DAMAGED",
+                    None,
+                    CONFIG_NAME,
+                    consequence("config", Path::new("")),
+                ));
+                step.status = StepStatus::Failed;
+                step.summary = "gocryptfs.conf is missing on the remote, and without it no \
+                                manifest could be opened (no local copy): give a copy with \
+                                --manifest FILE, or follow runbooks/lost-config.md"
+                    .into();
+                step.runbook = super::outcome::LOST_CONFIG;
+            }
             return;
         }
     };
@@ -513,6 +584,46 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                 vault.vault_id()
             );
             return;
+        }
+    }
+    // A remote rolled back to an older push: the last push from here
+    // stored a newer manifest than the one found there.
+    let mut manifest = manifest;
+    if from_remote {
+        if let Some(pushed) = crate::push::run::last_push_to(&manifest.vault_id, &outcome.remote)
+            .and_then(|r| Some((r.time, r.manifest_created?, r.manifest_records?)))
+            .filter(|(_, created, records)| {
+                *records != manifest.records_blake3 && *created >= manifest.created
+            })
+        {
+            manifest_findings.push(finding(
+                "DAMAGED",
+                None,
+                MANIFEST_OBJECT,
+                format!(
+                    "the remote's manifest was made {}, but the push from here at {} stored one \
+                     made {}: the remote was rolled back or overwritten with an older copy",
+                    manifest.created, pushed.0, pushed.1
+                ),
+            ));
+            // Audit against the newer one, when it is here: what was pushed
+            // since shows as missing.
+            let newer = store::local_copy(&manifest.vault_id).filter(|_| {
+                store::local_copy_identity(&manifest.vault_id).map(|(_, r)| r)
+                    == Some(pushed.2.clone())
+            });
+            if let Some(newer) = newer {
+                if fs::copy(&newer, &manifest_path).is_ok() {
+                    if let Ok(m) = read_manifest(&manifest_path) {
+                        manifest_note = format!(
+                            "the local copy of the manifest the last push stored ({}), newer than \
+                             the remote's",
+                            newer.display()
+                        );
+                        manifest = m;
+                    }
+                }
+            }
         }
     }
     let manifest_note = format!("{manifest_note}, made {}", manifest.created);
@@ -539,8 +650,19 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         &manifest_note,
         manifest_dir.as_deref(),
     );
-    if at(outcome, StepKind::Audit).status == StepStatus::Error {
-        return;
+    {
+        let step = at(outcome, StepKind::Audit);
+        if !manifest_findings.is_empty() {
+            step.findings.splice(0..0, manifest_findings);
+            if step.status == StepStatus::Passed {
+                step.status = StepStatus::Failed;
+                step.summary
+                    .push_str("; the remote's manifest is not the one last pushed");
+            }
+        }
+        if step.status == StepStatus::Error {
+            return;
+        }
     }
     if o.audit_only {
         for kind in [
@@ -629,7 +751,6 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     // Steps 3 and 6, overlapped: the sample comes in batches, and while
     // the next batch downloads, the last one is hashed, decrypted and
     // compared.
-    let selection = Selection::parse(&chosen.files).unwrap_or_else(|_| Selection::all());
     let Some(Piped {
         download_rate,
         mut decrypt_rate,
@@ -652,7 +773,6 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         outcome,
         o,
         &manifest,
-        &selection,
         &chosen,
         &compare_problems,
         unlocked.as_ref().map(|(v, _)| v),
@@ -719,6 +839,29 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     }
 }
 
+/// Moves the fetched `names` from `incoming` into `vault` (renames within
+/// scratch), then clears `incoming`.
+fn move_into(incoming: &Path, vault: &Path, names: &[&str]) -> io::Result<()> {
+    for name in names {
+        let Some(rel) = safe_relative(name) else {
+            continue;
+        };
+        let from = incoming.join(rel);
+        if fs::symlink_metadata(&from).is_err() {
+            continue;
+        }
+        let to = vault.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::rename(&from, &to)?;
+    }
+    match fs::remove_dir_all(incoming) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// What the overlapped download and comparison measured.
 struct Piped {
     download_rate: f64,
@@ -768,6 +911,8 @@ struct Checked {
     bytes: u64,
     verify_error: Option<String>,
     busy: f64,
+    /// Objects the manifest has no ciphertext hash for.
+    unhashed: u64,
 }
 
 /// Steps 3 and 6: fetches the sample batch by batch while a second thread
@@ -791,7 +936,15 @@ fn download_and_compare(
         .iter()
         .map(|x| x.cipher_path.as_str())
         .collect();
-    let cipher_hashes = sample_hashes(&manifest.path, &wanted);
+    let cipher_hashes = match sample_hashes(&manifest.path, &wanted) {
+        Ok(h) => h,
+        Err(e) => {
+            let step = at(outcome, StepKind::Download);
+            step.status = StepStatus::Error;
+            step.summary = format!("the manifest cannot be read again: {e}");
+            return None;
+        }
+    };
     let batches = batches(chosen, o.batch_bytes);
     let (tx, rx) = std::sync::mpsc::channel::<usize>();
     let mut fetch_error: Option<String> = None;
@@ -823,6 +976,9 @@ fn download_and_compare(
                         continue;
                     };
                     c.downloaded += len;
+                    if !cipher_hashes.contains_key(&object.cipher_path) {
+                        c.unhashed += 1;
+                    }
                     if let Some(want) = cipher_hashes.get(&object.cipher_path) {
                         if got != *want {
                             c.hash_findings.push(finding(
@@ -842,8 +998,7 @@ fn download_and_compare(
                 if let (Some((vault, _)), false, None) =
                     (unlocked, files.is_empty(), &c.verify_error)
                 {
-                    let selection = Selection::parse(&files).unwrap_or_else(|_| Selection::all());
-                    match verify_sample(vault, &manifest.path, &selection, o.progress) {
+                    match verify_sample(vault, &manifest.path, &files, o.progress) {
                         Ok(summary) => {
                             c.files += summary.files;
                             c.bytes += summary.bytes;
@@ -868,7 +1023,13 @@ fn download_and_compare(
                 .map(|&i| chosen.objects[i].cipher_path.as_str())
                 .collect();
             let started = Instant::now();
-            let fetched = fetcher.fetch(&names, vault_dir, o.scratch, o.transfers, o.progress);
+            // Into a folder of its own, then moved into place whole: the
+            // verifier, walking the vault meanwhile, never meets a
+            // half-written object or rclone's temporary names.
+            let incoming = o.scratch.join("incoming");
+            let fetched = fetcher
+                .fetch(&names, &incoming, o.scratch, o.transfers, o.progress)
+                .and_then(|()| move_into(&incoming, vault_dir, &names));
             fetch_seconds += started.elapsed().as_secs_f64();
             if let Err(e) = fetched {
                 fetch_error = Some(e.to_string());
@@ -943,6 +1104,11 @@ fn download_and_compare(
         human(checked.downloaded),
         if damaged > 0 {
             format!("{damaged} object(s) differ from the manifest")
+        } else if checked.unhashed > 0 {
+            format!(
+                "the BLAKE3 of every object the manifest has one for as in it ({} without one)",
+                checked.unhashed
+            )
         } else {
             "every object's BLAKE3 as in the manifest".into()
         }
@@ -978,13 +1144,22 @@ fn download_and_compare(
         compare_problems.insert(escape_path(&p.cipher_path));
         step.findings.push(from_problem(p));
     }
+    outcome.coverage.files_decrypted = checked.files;
+    let step = at(outcome, StepKind::Compare);
     let damaged = checked
         .problems
         .iter()
         .filter(|p| p.status() == crate::ExitStatus::Damaged)
         .count();
+    // Something that could not be read was not checked: never a pass.
+    let unchecked = checked
+        .problems
+        .iter()
+        .any(|p| p.status() == crate::ExitStatus::CouldNotRun);
     step.status = if damaged > 0 {
         StepStatus::Failed
+    } else if unchecked {
+        StepStatus::Error
     } else {
         StepStatus::Passed
     };
@@ -1262,23 +1437,28 @@ fn fetch_remote_manifest(
 
 /// Cipher path -> ciphertext BLAKE3 of the `wanted` objects (a second
 /// pass over the manifest, holding only the sample's hashes).
-fn sample_hashes(manifest: &Path, wanted: &HashSet<&str>) -> HashMap<String, String> {
+fn sample_hashes(
+    manifest: &Path,
+    wanted: &HashSet<&str>,
+) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
-    let Ok(file) = File::open(manifest) else {
-        return out;
-    };
-    let Ok(mut reader) = ManifestReader::new(BufReader::new(file)) else {
-        return out;
-    };
-    while let Ok(Some(r)) = reader.next_record() {
+    let file = File::open(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let mut reader = ManifestReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
+    while let Some(r) = reader.next_record().map_err(|e| e.to_string())? {
         if wanted.contains(r.cipher_path.as_str()) {
             if let Some(h) = r.cipher_blake3 {
                 out.insert(r.cipher_path, h);
             }
         }
     }
-    out
+    Ok(out)
 }
+
+/// How findings about the manifest name their object.
+const MANIFEST_OBJECT: &str = ".vaultdrill/manifest.jsonl (encrypted)";
+
+/// Unexpected objects named one by one at most.
+const MAX_NOTES: u64 = 100;
 
 /// Objects the audit found missing (their names).
 fn audit_missing(outcome: &Outcome) -> HashSet<String> {
@@ -1378,6 +1558,7 @@ fn audit(
         return;
     }
     let mut findings = Vec::new();
+    let mut unexpected = 0u64;
     // Objects found different: key -> finding, for naming their plaintext.
     let mut differing: HashMap<u128, usize> = HashMap::new();
     let (mut listed, mut hashed) = (0u64, 0u64);
@@ -1391,12 +1572,17 @@ fn audit(
             return;
         }
         let Some(want) = expected.get_mut(&key(&object.raw)) else {
-            findings.push(finding(
-                "NOTE",
-                None,
-                &object.path,
-                "on the remote but not in the manifest (an object another program wrote?)".into(),
-            ));
+            // Named up to a hundred; a remote full of strangers is one note.
+            unexpected += 1;
+            if unexpected <= MAX_NOTES {
+                findings.push(finding(
+                    "NOTE",
+                    None,
+                    &object.path,
+                    "on the remote but not in the manifest (an object another program wrote?)"
+                        .into(),
+                ));
+            }
             return;
         };
         want.seen = true;
@@ -1466,8 +1652,19 @@ fn audit(
             }
         });
     }
+    if unexpected > MAX_NOTES {
+        findings.push(finding(
+            "NOTE",
+            None,
+            "...",
+            format!(
+                "and {} more objects on the remote that are not in the manifest",
+                unexpected - MAX_NOTES
+            ),
+        ));
+    }
     let damaged = findings.iter().filter(|f| f.label == "DAMAGED").count();
-    let notes = findings.len() - damaged;
+    let notes = unexpected;
     outcome.coverage.objects_audited = listed;
     let step = at(outcome, StepKind::Audit);
     step.findings = findings;
@@ -1506,12 +1703,20 @@ fn audit(
 
 /// Decrypts the sampled files of `vault` and compares them with the
 /// manifest at `manifest`.
+/// Exactly `files`: none is nothing (an empty selection would mean the
+/// whole vault, which scratch does not hold).
 fn verify_sample(
     vault: &UnlockedVault,
     manifest: &Path,
-    selection: &Selection,
+    files: &[PathBuf],
     progress: &dyn Progress,
 ) -> Result<crate::manifest::verify::VerifySummary, String> {
+    if files.is_empty() {
+        return Ok(Default::default());
+    }
+    let selection = Selection::parse(files)
+        .map_err(|e| format!("the manifest lists a path that cannot be selected: {e}"))?;
+    let selection = &selection;
     let file = File::open(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
     let reader = ManifestReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
     verify_vault(
@@ -1534,7 +1739,6 @@ fn master_key_path(
     outcome: &mut Outcome,
     o: &DrillOptions<'_>,
     manifest: &Manifest,
-    selection: &Selection,
     chosen: &sample::Sample,
     seen: &HashSet<String>,
     decrypted_with: Option<&UnlockedVault>,
@@ -1613,32 +1817,33 @@ fn master_key_path(
     });
     // With the same key and flags, a few files decrypted again prove the
     // regenerated config end to end; the rest decrypt alike.
-    let subset;
-    let (selection, again) = if same {
+    let (files, again) = if same {
         let mut files: Vec<&sample::SampleObject> = chosen
             .objects
             .iter()
             .filter(|x| x.plain_path.is_some())
             .collect();
         files.sort_by_key(|x| x.cipher_size);
+        // Up to 16 files and 32 MiB, at least one (the smallest).
         let mut budget = 32u64 << 20;
         let few: Vec<PathBuf> = files
-            .into_iter()
-            .take_while(|x| {
-                let fits = x.cipher_size <= budget;
+            .iter()
+            .enumerate()
+            .take_while(|(i, x)| {
+                let fits = *i == 0 || x.cipher_size <= budget;
                 budget = budget.saturating_sub(x.cipher_size);
                 fits
             })
             .take(16)
-            .filter_map(|x| x.plain_path.clone())
+            .filter_map(|(_, x)| x.plain_path.clone())
             .collect();
-        subset = Selection::parse(&few).unwrap_or_else(|_| Selection::all());
-        (&subset, Some(few.len()))
+        let n = few.len();
+        (few, Some(n))
     } else {
-        (selection, None)
+        (chosen.files.clone(), None)
     };
     let decrypt = Instant::now();
-    let result = verify_sample(&vault, &manifest.path, selection, o.progress);
+    let result = verify_sample(&vault, &manifest.path, &files, o.progress);
     let decrypt_seconds = decrypt.elapsed().as_secs_f64();
     let step = at(outcome, StepKind::UnlockMasterKey);
     step.ran = match again {
@@ -1677,10 +1882,20 @@ fn master_key_path(
             for p in &new {
                 step.findings.push(from_problem(p));
             }
+            let unchecked = problems
+                .iter()
+                .any(|p| p.status() == crate::ExitStatus::CouldNotRun);
+            if again.is_none() {
+                outcome.coverage.files_decrypted =
+                    outcome.coverage.files_decrypted.max(summary.files);
+            }
+            let step = at(outcome, StepKind::UnlockMasterKey);
             t.end(
                 step,
                 if damaged > 0 {
                     StepStatus::Failed
+                } else if unchecked {
+                    StepStatus::Error
                 } else {
                     StepStatus::Passed
                 },

@@ -192,7 +192,7 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, order: Order<'_>) -> V
         if chosen.len() >= max_files || taken[i] {
             return false;
         }
-        if *used + candidates[i].cipher_size > budget && !chosen.is_empty() {
+        if *used + candidates[i].cipher_size > budget {
             return false;
         }
         taken[i] = true;
@@ -232,9 +232,7 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, order: Order<'_>) -> V
             .cmp(&candidates[a].cipher_size)
             .then_with(|| candidates[a].cipher_path.cmp(&candidates[b].cipher_path))
     });
-    let fits = |i: usize, used: u64, chosen: &[usize]| {
-        used + candidates[i].cipher_size <= budget || chosen.is_empty()
-    };
+    let fits = |i: usize, used: u64, _chosen: &[usize]| used + candidates[i].cipher_size <= budget;
     let share = match order {
         Order::Rotation { .. } => 10,
         _ => 100,
@@ -249,11 +247,23 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, order: Order<'_>) -> V
     if let Some(&huge) = huge.filter(|_| represent) {
         take(huge, &mut chosen, &mut used);
     }
-    for i in order_of {
+    for &i in &order_of {
         if chosen.len() >= max_files || used >= budget {
             break;
         }
         take(i, &mut chosen, &mut used);
+    }
+    // A budget smaller than every file with content: its smallest file,
+    // the least egress that still decrypts something.
+    if !chosen.iter().any(|&i| candidates[i].cipher_size > 0) && max_files > chosen.len() {
+        if let Some(&smallest) = by_size
+            .iter()
+            .rev()
+            .find(|&&i| candidates[i].cipher_size > 0)
+        {
+            taken[smallest] = true;
+            chosen.push(smallest);
+        }
     }
     by_path(&mut chosen);
     chosen
@@ -439,8 +449,16 @@ mod tests {
         let used: u64 = b.iter().map(|&i| c[i].cipher_size).sum();
         assert!(used <= 20_000, "{used}");
         assert!(b.iter().any(|&i| c[i].plain_size == 0));
-        // A budget smaller than any file still takes one file.
-        assert_eq!(choose(&c[..5], SampleSize::Bytes(10), seeded(1)).len(), 1);
+        // A budget smaller than any file takes the smallest one only.
+        let tiny = choose(&c[..5], SampleSize::Bytes(10), seeded(1));
+        assert_eq!(self::names(&c, &tiny), ["f000"]);
+        // Without an empty file, the huge pick keeps to the budget too.
+        let no_empty: Vec<Candidate> = c.iter().filter(|x| x.plain_size > 0).cloned().collect();
+        for seed in 0..20 {
+            let b = choose(&no_empty, SampleSize::Bytes(20_000), seeded(seed));
+            let used: u64 = b.iter().map(|&i| no_empty[i].cipher_size).sum();
+            assert!(used <= 20_000 && !b.is_empty(), "{used}");
+        }
         // 100 % takes everything.
         assert_eq!(
             choose(&c, SampleSize::Percent(100.0), seeded(3)).len(),

@@ -44,6 +44,9 @@ impl Rotation {
     /// The vault's rotation; empty when there is none yet (or it cannot be
     /// read: the drill then samples as if nothing had been verified).
     pub fn load(vault_id: &str) -> Rotation {
+        if !store::is_vault_id(vault_id) {
+            return Rotation::default();
+        }
         let path = store::state_dir()
             .join("vaults")
             .join(vault_id)

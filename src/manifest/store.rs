@@ -315,8 +315,25 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(home).join(".cache/vaultdrill")
 }
 
+/// Whether `id` is a vault id (32 lowercase hex digits), or the folder of
+/// drills that never learnt one. Anything else (from a tampered manifest)
+/// must not become a path.
+pub fn is_vault_id(id: &str) -> bool {
+    id == "unknown"
+        || id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// This vault's folder in the state directory (mode 0700).
 pub fn vault_state_dir(vault_id: &str) -> io::Result<PathBuf> {
+    if !is_vault_id(vault_id) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{vault_id:?} is not a vault id"),
+        ));
+    }
     let dir = state_dir().join("vaults").join(vault_id);
     fs::DirBuilder::new()
         .recursive(true)
@@ -327,6 +344,9 @@ pub fn vault_state_dir(vault_id: &str) -> io::Result<PathBuf> {
 
 /// The local plaintext copy of a vault's newest manifest, if there is one.
 pub fn local_copy(vault_id: &str) -> Option<PathBuf> {
+    if !is_vault_id(vault_id) {
+        return None;
+    }
     let path = state_dir().join("vaults").join(vault_id).join(CURRENT);
     path.is_file().then_some(path)
 }
@@ -343,6 +363,17 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     fs::rename(&temp, dir.join(name))
+}
+
+/// The local copy of a vault's newest manifest: when it was made, and the
+/// BLAKE3 of its records (equal records, equal manifest, whatever the
+/// date). Reads the whole copy.
+pub fn local_copy_identity(vault_id: &str) -> Option<(String, String)> {
+    let file = File::open(local_copy(vault_id)?).ok()?;
+    let mut reader = super::ManifestReader::new(io::BufReader::new(file)).ok()?;
+    let created = reader.header().created.clone();
+    while reader.next_record().ok()?.is_some() {}
+    Some((created, reader.finish().ok()?.records_blake3))
 }
 
 /// Keeps local copies of the manifest (plaintext) and the config.

@@ -365,6 +365,13 @@ pub struct PushRecord {
     pub seconds: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the manifest this push stored was made (a drill that finds an
+    /// older one on the remote knows it was rolled back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_created: Option<String>,
+    /// And the BLAKE3 of its records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_records: Option<String>,
 }
 
 impl PushRecord {
@@ -431,6 +438,24 @@ pub fn last_push_of(source: &Path) -> Option<PushRecord> {
         })
         .filter(|r| r.source == source)
         .max_by(|a, b| a.time.cmp(&b.time))
+}
+
+/// The vault's last recorded push to `remote` that stored a manifest.
+pub fn last_push_to(vault_id: &str, remote: &str) -> Option<PushRecord> {
+    if !store::is_vault_id(vault_id) {
+        return None;
+    }
+    let path = store::state_dir()
+        .join("vaults")
+        .join(vault_id)
+        .join(HISTORY);
+    let file = File::open(path).ok()?;
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<PushRecord>(&l).ok())
+        .filter(|r| r.remote == remote && r.manifest_created.is_some())
+        .last()
 }
 
 /// The vault's last recorded push, if any.
