@@ -1421,3 +1421,58 @@ fn manifest_copy(p: &Pushed) -> PathBuf {
         .find(|f| f.file_name().is_some_and(|n| n == "manifest.jsonl"))
         .expect("a local copy")
 }
+
+#[test]
+fn a_lost_config_on_a_new_machine_is_drilled_with_the_master_key_alone() {
+    // The disk died: no local state, no local manifest copy; the remote
+    // lost gocryptfs.conf. The master key opens the remote's own manifest.
+    let p = Pushed::new();
+    fs::remove_file(p.remote.join("gocryptfs.conf")).unwrap();
+    let fresh = p.tmp.path().join("new-machine-state");
+    for extra in [
+        &["--passfile", password_file().to_str().unwrap()][..],
+        &["--no-password"][..],
+    ] {
+        let run = run_json(
+            vaultdrill()
+                .env("VAULTDRILL_STATE_DIR", &fresh)
+                .args([
+                    "drill",
+                    p.remote.to_str().unwrap(),
+                    "--json",
+                    "--sample",
+                    "100%",
+                ])
+                .args(extra)
+                .arg("--masterkey-file")
+                .arg(masterkey_file("default"))
+                .arg("--report")
+                .arg(p.tmp.path().join("r.md")),
+        );
+        assert_eq!(run.code, 1, "{:#}", run.json);
+        let step = |kind: &str| {
+            run.json["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["kind"] == kind)
+                .unwrap()
+                .clone()
+        };
+        let audit = step("audit");
+        assert!(
+            audit["ran"]
+                .as_str()
+                .unwrap()
+                .contains("the remote's own manifest"),
+            "{audit}"
+        );
+        assert!(
+            audit.to_string().contains("gocryptfs.conf is missing"),
+            "{audit}"
+        );
+        assert_eq!(step("unlock_master_key")["status"], "passed");
+        assert_eq!(step("compare")["status"], "passed", "{}", step("compare"));
+        assert_eq!(run.json["coverage"]["files_decrypted"], 29);
+    }
+}
