@@ -8,6 +8,7 @@ use crate::decrypt::DestinationError;
 use crate::encrypt::EncryptError;
 use crate::exit::ExitStatus;
 use crate::export::ExportError;
+use crate::lock::LockError;
 use crate::manifest::ManifestFileError;
 use crate::manifest::refresh::RefreshError;
 use crate::push::PushError;
@@ -46,6 +47,8 @@ pub enum Error {
     Push(#[from] PushError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 impl Error {
@@ -64,6 +67,7 @@ impl Error {
             Error::Rclone(e) => e.status(),
             Error::Push(e) => e.status(),
             Error::Registry(e) => e.status(),
+            Error::Lock(e) => e.status(),
         }
     }
 
@@ -85,6 +89,7 @@ impl Error {
             Error::Rclone(e) => e.hint(),
             Error::Push(e) => e.hint(),
             Error::Registry(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod exclude;
 pub mod exit;
 pub mod export;
 pub mod format;
+pub mod lock;
 pub mod manifest;
 pub mod problem;
 pub mod progress;

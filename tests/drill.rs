@@ -1017,9 +1017,9 @@ fn an_interrupted_drill_removes_its_scratch() {
     }
 }
 
-fn interrupted_by(signal: i32) {
-    let p = Pushed::new();
-    let server = on_s3(&p);
+/// A drill of the S3 remote whose rclone hangs in the sample's download;
+/// returns once it hangs there.
+fn hanging_drill(p: &Pushed, server: &S3Server) -> std::process::Child {
     let wrapper = p.tmp.path().join("rclone-hangs");
     fs::write(
         &wrapper,
@@ -1032,7 +1032,8 @@ fn interrupted_by(signal: i32) {
     )
     .unwrap();
     fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
-    let scratch = p.tmp.path().join("scratch");
+    let scratch = p.tmp.path().join("hang-scratch");
+    fs::create_dir_all(&scratch).unwrap();
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vaultdrill"))
         .env("VAULTDRILL_STATE_DIR", &p.state)
         .args(["drill", REMOTE, "--sample", "100%", "--rclone-config"])
@@ -1049,7 +1050,6 @@ fn interrupted_by(signal: i32) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the download hangs (the audit listed, scratch exists).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !p.tmp.path().join("listed").exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -1060,6 +1060,14 @@ fn interrupted_by(signal: i32) {
         1,
         "a drill is running"
     );
+    child
+}
+
+fn interrupted_by(signal: i32) {
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let scratch = p.tmp.path().join("hang-scratch");
+    let child = hanging_drill(&p, &server);
     unsafe {
         libc::kill(child.id() as i32, signal);
     }
@@ -1071,9 +1079,8 @@ fn interrupted_by(signal: i32) {
         0,
         "scratch removed"
     );
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 61"])
-        .status();
+    // (The hanging rclone's sleep ends by itself; killing it by name would
+    // hit other tests' sleeps.)
 }
 
 #[test]
@@ -1475,4 +1482,70 @@ fn a_lost_config_on_a_new_machine_is_drilled_with_the_master_key_alone() {
         assert_eq!(step("compare")["status"], "passed", "{}", step("compare"));
         assert_eq!(run.json["coverage"]["files_decrypted"], 29);
     }
+}
+
+#[test]
+fn one_vaultdrill_at_a_time_per_remote_and_a_killed_one_is_no_obstacle() {
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let mut first = hanging_drill(&p, &server);
+    // A second drill and a push of the same remote are refused (4),
+    // naming the holder.
+    let second = run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &p.state)
+            .args(["drill", REMOTE, "--json", "--rclone-config"])
+            .arg(&server.config)
+            .arg("--passfile")
+            .arg(password_file())
+            .arg("--masterkey-file")
+            .arg(masterkey_file("default")),
+    );
+    assert_eq!(second.code, 4, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("in use by another vaultdrill"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+    let push = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .arg("push")
+        .arg(&p.vault)
+        .arg(REMOTE)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .arg("--rclone-config")
+        .arg(&server.config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        push.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert!(String::from_utf8_lossy(&push.stderr).contains("drill of s3test:bucket/vault"));
+    // Another remote of the same vault is free (the local folder).
+    let other = p.drill(&[]);
+    assert_eq!(other.run.code, 0, "{}", other.run.stderr);
+
+    // SIGKILL: nothing runs its cleanup, yet the next drill proceeds and
+    // says a holder ended without releasing.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let after = p.drill_remote(
+        REMOTE,
+        &["--rclone-config", server.config.to_str().unwrap()],
+    );
+    assert_eq!(after.run.code, 0, "{}", after.run.stderr);
+    assert!(
+        after.run.stderr.contains("ended without releasing"),
+        "{}",
+        after.run.stderr
+    );
 }

@@ -120,6 +120,19 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         ),
         Remote::Local(_) => None,
     };
+    // One at a time per remote and per vault folder (released on exit).
+    let source_key = format!(
+        "vault {}",
+        args.source
+            .canonicalize()
+            .unwrap_or_else(|_| args.source.clone())
+            .display()
+    );
+    let _locks = vaultdrill::lock::acquire_all(
+        &[vaultdrill::lock::remote_key(&remote), source_key],
+        &format!("push of {} to {}", args.source.display(), remote.redacted()),
+    )
+    .map_err(vaultdrill::Error::from)?;
     let unlocked = if args.reverse {
         unlock_reverse_source(args)?
     } else {
