@@ -1549,3 +1549,57 @@ fn one_vaultdrill_at_a_time_per_remote_and_a_killed_one_is_no_obstacle() {
         after.run.stderr
     );
 }
+
+#[test]
+fn no_secret_reaches_rclone_through_argv_or_environment() {
+    let p = Pushed::new();
+    let server = on_s3(&p);
+    let log = p.tmp.path().join("rclone-calls.log");
+    let wrapper = p.tmp.path().join("rclone-logs");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\n{{ printf 'ARGV'; printf ' %s' \"$@\"; echo; env; cat /proc/$$/cmdline | tr '\\0' ' '; echo; }} >> {log}\nexec {real} \"$@\"\n",
+            log = log.display(),
+            real = require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let config = server.config.to_str().unwrap().to_string();
+    let wrapper_text = wrapper.to_str().unwrap().to_string();
+    // A push and a drill, every rclone call through the logging wrapper.
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .arg("push")
+        .arg(&p.vault)
+        .arg(REMOTE)
+        .args(["-q", "--passfile"])
+        .arg(password_file())
+        .args(["--rclone-config", &config, "--rclone", &wrapper_text])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = p.drill_remote(
+        REMOTE,
+        &["--rclone-config", &config, "--rclone", &wrapper_text],
+    );
+    assert_eq!(d.run.code, 0, "{}", d.run.stderr);
+    let calls = fs::read_to_string(&log).unwrap();
+    assert!(calls.matches("ARGV").count() >= 6, "{calls}");
+    let key_text = fs::read_to_string(masterkey_file("default")).unwrap();
+    let key_hex: String = key_text.chars().filter(char::is_ascii_hexdigit).collect();
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let password = fs::read_to_string(password_file()).unwrap();
+    let mut secrets = leak_forms(&key);
+    secrets.extend(leak_forms(password.trim_end_matches('\n').as_bytes()));
+    for secret in &secrets {
+        assert!(!calls.contains(secret.as_str()), "a secret reached rclone");
+    }
+}
