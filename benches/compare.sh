@@ -5,6 +5,7 @@
 #   export:   vaultdrill export PLAIN NEWDIR  vs  cp -r out of a gocryptfs -reverse mount
 #   manifest: a full build (every file decrypted and hashed) next to decrypt,
 #             and the CPU time of refreshing an unchanged 10 000-file vault
+#   verify:   vaultdrill verify VAULT  vs  gocryptfs -fsck VAULT
 # plus the hardware ceiling (`openssl speed -evp aes-256-gcm`, one core and
 # all cores) and peak memory on a small and on the full vault.
 #
@@ -112,6 +113,8 @@ timed() {
 : > "$work/e.log"
 : > "$work/f.log"
 : > "$work/g.log"
+: > "$work/h.log"
+: > "$work/i.log"
 : > "$work/refresh.log"
 # Manifests are written into the vault: a copy of it, and state in $work.
 export VAULTDRILL_STATE_DIR="$work/state"
@@ -168,6 +171,12 @@ for round in $(seq 1 "$runs"); do
   timed "$work/g.log" "$bin" manifest -q --rehash "$work/vault-m" --passfile "$work/pass"
   /usr/bin/time -f "%e %U %S" -o "$work/time.out" "$bin" manifest -q "$work/vault-many" --passfile "$work/pass"
   cat "$work/time.out" >> "$work/refresh.log"
+  # A full scrub: vaultdrill verify (against the manifest) vs gocryptfs
+  # -fsck (authenticates every block), on the same vault.
+  sync
+  timed "$work/h.log" "$bin" verify -q "$work/vault-m" --passfile "$work/pass"
+  sync
+  timed "$work/i.log" gocryptfs -fsck -q -nosyslog -passfile "$work/pass" "$work/vault-m"
 done
 timed "$work/small.log" "$bin" decrypt -q "$work/vault-small" "$work/out-small" --passfile "$work/pass"
 
@@ -188,10 +197,10 @@ size_mib = int(size_mib)
 def load(name):
     rows = [l.split() for l in open(f"{work}/{name}") if l.strip()]
     return [(float(s), int(r), int(c.rstrip('%') or 0)) for s, r, c in rows]
-a, b, c, d, e, f, g, small = (load(n) for n in ("a.log", "b.log", "c.log", "d.log", "e.log", "f.log", "g.log", "small.log"))
+a, b, c, d, e, f, g, h, i_, small = (load(n) for n in ("a.log", "b.log", "c.log", "d.log", "e.log", "f.log", "g.log", "h.log", "i.log", "small.log"))
 refresh = [tuple(float(x) for x in l.split()) for l in open(f"{work}/refresh.log") if l.strip()]
 med = lambda rows, i: statistics.median(r[i] for r in rows)
-ta, tb, tc, td, te, tf, tg = (med(x, 0) for x in (a, b, c, d, e, f, g))
+ta, tb, tc, td, te, tf, tg, th, ti = (med(x, 0) for x in (a, b, c, d, e, f, g, h, i_))
 r_wall = statistics.median(r[0] for r in refresh)
 r_cpu = statistics.median(r[1] + r[2] for r in refresh)
 rate = lambda t: size_mib / t if t > 0 else float("inf")
@@ -217,6 +226,9 @@ lines = [
     f"| **export ratio (mount / vaultdrill)** | **{tf/te:.2f}x** | | | |",
     f"| vaultdrill manifest --rehash (full build: decrypt + BLAKE3 every file) | {tg:.2f} | {rate(tg):.0f} | {med(g,1)/1024:.1f} MiB | {med(g,2):.0f} % |",
     f"| **full manifest build vs decrypt (decrypt time / build time)** | **{ta/tg:.2f}x** | | | |",
+    f"| vaultdrill verify (every block and every hash against the manifest) | {th:.2f} | {rate(th):.0f} | {med(h,1)/1024:.1f} MiB | {med(h,2):.0f} % |",
+    f"| gocryptfs -fsck (every block authenticated) | {ti:.2f} | {rate(ti):.0f} | {med(i_,1)/1024:.1f} MiB | {med(i_,2):.0f} % |",
+    f"| **verify ratio (fsck / vaultdrill)** | **{ti/th:.2f}x** | | | |",
     "",
     f"Manifest refresh of an unchanged {int(many)}-file vault (nothing re-read): "
     f"{r_cpu:.2f} s of CPU (user + system, incl. scrypt unlock), {r_wall:.2f} s wall (medians of {len(refresh)}).",
