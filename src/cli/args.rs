@@ -46,11 +46,14 @@ vault flavour (AES-GCM, AES-SIV, XChaCha20-Poly1305; encrypted, deterministic, l
 the encrypted view of a reverse vault).
 
 Start with:
+  vaultdrill demo                           the whole story on bundled files, in a temp folder
   vaultdrill info ~/backup/vault            what kind of vault is this?
   vaultdrill ls ~/backup/vault              what is in it? (asks for the password)
   vaultdrill decrypt ~/backup/vault ~/restored --passfile ~/.vault-pass
   vaultdrill push ~/vault b2:bucket/vault   manifest, guarded sync, remote check
-  vaultdrill verify ~/vault                 every block and hash against the manifest"
+  vaultdrill verify ~/vault                 every block and hash against the manifest
+  vaultdrill drill b2:bucket/vault --masterkey-file ~/masterkey.txt
+                                            can it be restored? (sample, both unlock paths, report)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -289,7 +292,7 @@ Examples:
     )]
     History(HistoryArgs),
 
-    /// List the vaults of the registry, with their last push.
+    /// List the vaults of the registry, with their last push and drill.
     #[command(
         long_about = "List the vaults named in the registry (~/.config/vaultdrill/config.toml, \
 or $VAULTDRILL_CONFIG, or --registry FILE), with their last push from the local \
