@@ -92,7 +92,16 @@ pub struct Lock {
 /// Takes the lock on `what` (a remote, a vault folder), saying `doing`
 /// (e.g. "drill of b2:bucket/vault") to whoever finds it taken.
 pub fn acquire(what: &str, doing: &str) -> Result<Lock, LockError> {
-    acquire_in(&store::state_dir().join("locks"), what, doing)
+    acquire_in(&lock_dir(), what, doing)
+}
+
+/// Where locks live: `$XDG_RUNTIME_DIR/vaultdrill/locks` (a runtime
+/// folder, emptied at logout), else the state directory's `locks`.
+pub fn lock_dir() -> std::path::PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir).join("vaultdrill/locks"),
+        None => store::state_dir().join("locks"),
+    }
 }
 
 /// [`acquire`] with the locks kept in `dir`.

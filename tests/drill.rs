@@ -682,6 +682,7 @@ fn scheduled_drills_run_the_registered_vault() {
     let scratch = p.tmp.path().join("scratch");
     let ran = std::process::Command::new(words[0])
         .args(&words[1..])
+        .env_remove("XDG_RUNTIME_DIR")
         .env("VAULTDRILL_STATE_DIR", &p.state)
         .env("TMPDIR", &scratch)
         .output()
@@ -1035,6 +1036,7 @@ fn hanging_drill(p: &Pushed, server: &S3Server) -> std::process::Child {
     let scratch = p.tmp.path().join("hang-scratch");
     fs::create_dir_all(&scratch).unwrap();
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vaultdrill"))
+        .env_remove("XDG_RUNTIME_DIR")
         .env("VAULTDRILL_STATE_DIR", &p.state)
         .args(["drill", REMOTE, "--sample", "100%", "--rclone-config"])
         .arg(&server.config)
@@ -1280,10 +1282,11 @@ fn a_rolled_back_remote_and_a_damaged_manifest_are_damage() {
     );
     // A clean drill of the new state passes (an unchanged re-push too).
     assert_eq!(p.drill(&[]).run.code, 0);
-    // Rolled back: everything on the remote is consistent, but old.
+    // Rolled back: everything on the remote is consistent, but old. (The
+    // remote spelled with a trailing slash: the same remote.)
     fs::remove_dir_all(&p.remote).unwrap();
     fs::rename(&old, &p.remote).unwrap();
-    let d = p.drill(&[]);
+    let d = p.drill_remote(&format!("{}/", p.remote.display()), &[]);
     assert_eq!(d.run.code, 1, "{:#?}", d.findings());
     assert!(
         d.findings().iter().any(|f| f.contains("rolled back")),
@@ -1481,6 +1484,12 @@ fn a_lost_config_on_a_new_machine_is_drilled_with_the_master_key_alone() {
         assert_eq!(step("unlock_master_key")["status"], "passed");
         assert_eq!(step("compare")["status"], "passed", "{}", step("compare"));
         assert_eq!(run.json["coverage"]["files_decrypted"], 29);
+        // The only damage is the config (detection left nothing behind).
+        for s in run.json["steps"].as_array().unwrap() {
+            for f in s["findings"].as_array().unwrap() {
+                assert_eq!(f["object"], "gocryptfs.conf", "{f}");
+            }
+        }
     }
 }
 
@@ -1601,5 +1610,25 @@ fn no_secret_reaches_rclone_through_argv_or_environment() {
     secrets.extend(leak_forms(password.trim_end_matches('\n').as_bytes()));
     for secret in &secrets {
         assert!(!calls.contains(secret.as_str()), "a secret reached rclone");
+    }
+}
+
+#[test]
+fn a_drill_that_decrypts_nothing_is_not_a_pass() {
+    let p = Pushed::new();
+    // A slice holding no file (29 files in 60 slices leaves most empty).
+    let empty = (1..=60)
+        .map(|k| p.drill(&["--subset", &format!("{k}/60"), "--no-state"]))
+        .find(|d| d.run.json["coverage"]["files_sampled"] == 0)
+        .expect("an empty slice");
+    assert_eq!(empty.run.code, 4, "{}", empty.step("compare"));
+    assert_eq!(empty.status("compare"), "error");
+    assert!(empty.report.lines().next().unwrap().contains("NOT PROVEN"));
+    // One file asked for: a file with content is always among them.
+    for seed in 0..8 {
+        let seed = seed.to_string();
+        let d = p.drill(&["--sample", "1", "--seed", &seed, "--no-state"]);
+        assert_eq!(d.run.code, 0, "{:#?}", d.findings());
+        assert!(d.run.json["coverage"]["bytes_decrypted"].as_u64().unwrap() > 0);
     }
 }

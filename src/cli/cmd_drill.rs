@@ -99,17 +99,12 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             .into(),
         );
     }
-    // One at a time per remote, with pushes too (released on exit); a drill
-    // that leaves no trace takes none.
-    let _locks = if args.no_state {
-        Vec::new()
-    } else {
-        vaultdrill::lock::acquire_all(
-            &[vaultdrill::lock::remote_key(&remote)],
-            &format!("drill of {}", remote.redacted()),
-        )
-        .map_err(vaultdrill::Error::from)?
-    };
+    // One at a time per remote, with pushes too (released on exit).
+    let _locks = vaultdrill::lock::acquire_all(
+        &[vaultdrill::lock::remote_key(&remote)],
+        &format!("drill of {}", remote.redacted()),
+    )
+    .map_err(vaultdrill::Error::from)?;
     if args.masterkey_file.is_none() && !args.no_masterkey && !args.audit_only {
         return Err(UsageError::new(
             format!(

@@ -205,11 +205,11 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             return Err(vaultdrill::Error::from(error).into());
         }
     };
-    let (manifest_created, manifest_records) =
-        vaultdrill::manifest::store::local_copy_identity(vault.vault_id()).unzip();
+    // This push's own manifest (not the shared local copy, which another
+    // push of the same vault may have replaced meanwhile).
     let record = PushRecord {
-        manifest_created,
-        manifest_records,
+        manifest_created: Some(report.manifest.summary.created.clone()),
+        manifest_records: Some(report.manifest.summary.trailer.records_blake3.clone()),
         ..PushRecord::from_report(&report, &args.source)
     };
     if let Err(e) = record_push(vault.vault_id(), &record) {

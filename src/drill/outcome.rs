@@ -143,6 +143,8 @@ pub struct Coverage {
     pub files_sampled: u64,
     /// Sampled files decrypted and compared (fewer when a step stopped).
     pub files_decrypted: u64,
+    /// Their plaintext bytes.
+    pub bytes_decrypted: u64,
     pub bytes_downloaded: u64,
     pub objects_audited: u64,
     /// Files of the newest manifest proven by a drill in the last 12

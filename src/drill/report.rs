@@ -394,6 +394,7 @@ mod tests {
                 bytes_total: 1 << 20,
                 files_sampled: 3,
                 files_decrypted: 3,
+                bytes_decrypted: 3000,
                 bytes_downloaded: 12 << 10,
                 objects_audited: 40,
                 verified_12m_files: 9,

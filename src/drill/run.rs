@@ -123,9 +123,14 @@ fn from_problem(p: &Problem) -> Finding {
 /// parts (a tampered manifest must not steer writes out of scratch).
 fn safe_relative(path: &str) -> Option<&Path> {
     let p = Path::new(path);
+    // No control characters (a newline would split rclone's --files-from
+    // list; gocryptfs names are base64) and no symlink objects (a drill
+    // downloads none).
     let ok = !path.is_empty()
         && p.components().all(|c| matches!(c, Component::Normal(_)))
-        && !path.contains("//");
+        && !path.contains("//")
+        && !path.chars().any(char::is_control)
+        && !path.ends_with(LINK_SUFFIX);
     ok.then_some(p)
 }
 
@@ -492,6 +497,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     // What is wrong with the remote's own manifest, if anything.
     let mut manifest_findings: Vec<Finding> = Vec::new();
     let mut remote_manifest_problem: Option<String> = None;
+    let mut manifest_unchecked: Option<String> = None;
     let mut from_remote = false;
     let manifest_source: Option<PathBuf> = if let Some(given) = &o.manifest {
         manifest_note = format!("the manifest given with --manifest ({})", given.display());
@@ -511,10 +517,17 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                 );
                 None
             }
-            Err(e) => {
+            Err(FetchManifest::Damaged(e)) => {
                 remote_manifest_problem = Some(format!(
                     "the remote's manifest cannot be read ({e}): damaged or tampered; the local \
                      copy was used"
+                ));
+                None
+            }
+            Err(FetchManifest::CouldNotRun(e)) => {
+                manifest_unchecked = Some(format!(
+                    "the remote's manifest could not be fetched ({e}); the local copy was used, \
+                     and the remote's own manifest is unchecked"
                 ));
                 None
             }
@@ -675,6 +688,16 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                     .push_str("; the remote's manifest is not the one last pushed");
             }
         }
+        // Not fetched is not proven: never a pass.
+        if let Some(why) = manifest_unchecked {
+            step.findings
+                .insert(0, finding("FAILED", None, MANIFEST_OBJECT, why));
+            if step.status == StepStatus::Passed {
+                step.status = StepStatus::Error;
+                step.summary
+                    .push_str("; the remote's manifest could not be fetched");
+            }
+        }
         if step.status == StepStatus::Error {
             return;
         }
@@ -806,6 +829,19 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if decrypt_rate == 0.0 {
         decrypt_rate = mk_rate;
     }
+    // A drill that decrypted no byte proved nothing about the contents.
+    if manifest.candidates.iter().any(|c| c.plain_size > 0) && outcome.coverage.bytes_decrypted == 0
+    {
+        let by = outcome.coverage.chosen_by.clone();
+        let step = at(outcome, StepKind::Compare);
+        if matches!(step.status, StepStatus::Passed | StepStatus::NotRun) {
+            step.status = StepStatus::Error;
+            step.summary = format!(
+                "nothing with content was decrypted ({by}): no file's contents were proven; \
+                 sample more (--sample), or a smaller slice count (--subset)"
+            );
+        }
+    }
     if o.cross_check {
         cross_check_step(
             outcome,
@@ -896,10 +932,11 @@ fn detect_from_remote(
             let path = &object.path;
             let depth = path.matches('/').count();
             if path.ends_with("/gocryptfs.diriv") {
-                if depth == 1 && dirivs.len() < 64 {
+                if depth == 1 && dirivs.len() < 64 && object.size == 16 {
                     dirivs.push(path.clone());
                 }
             } else if object.size > 64
+                && object.size <= 4 << 20
                 && !path.ends_with(".name")
                 && !path.ends_with(LINK_SUFFIX)
                 && path != CONFIG_NAME
@@ -917,12 +954,23 @@ fn detect_from_remote(
         .map(String::as_str)
         .chain(smallest.iter().map(|(_, p)| p.as_str()))
         .collect();
-    fetcher
-        .fetch(&names, vault_dir, o.scratch, o.transfers, o.progress)
-        .ok()?;
-    detect_layout(vault_dir, mk, &Hints::default())
+    // In a folder of its own (with the root's diriv), removed after: the
+    // vault in scratch gets only what the sample needs, whole.
+    let detect = o.scratch.join("detect");
+    let _ = fs::remove_dir_all(&detect);
+    fs::create_dir_all(&detect).ok()?;
+    fs::copy(
+        vault_dir.join("gocryptfs.diriv"),
+        detect.join("gocryptfs.diriv"),
+    )
+    .ok()?;
+    let found = fetcher
+        .fetch(&names, &detect, o.scratch, o.transfers, o.progress)
         .ok()
-        .map(|d| d.layout)
+        .and_then(|()| detect_layout(&detect, mk, &Hints::default()).ok())
+        .map(|d| d.layout);
+    let _ = fs::remove_dir_all(&detect);
+    found
 }
 
 /// What the overlapped download and comparison measured.
@@ -1213,6 +1261,7 @@ fn download_and_compare(
         step.findings.push(from_problem(p));
     }
     outcome.coverage.files_decrypted = checked.files;
+    outcome.coverage.bytes_decrypted = checked.bytes;
     let step = at(outcome, StepKind::Compare);
     let damaged = checked
         .problems
@@ -1455,29 +1504,40 @@ fn rate(bytes: u64, seconds: f64) -> f64 {
 
 /// Downloads the remote's manifest folder and decrypts its current
 /// manifest to `out`. `Ok(false)`: the remote has none.
+/// Why the remote's manifest could not be used.
+enum FetchManifest {
+    /// It is there but does not decrypt or parse: damage.
+    Damaged(String),
+    /// It could not be fetched or stored (the network, a full disk).
+    CouldNotRun(String),
+}
+
 fn fetch_remote_manifest(
     vault: &UnlockedVault,
     fetcher: &Fetcher<'_>,
     o: &DrillOptions<'_>,
     out: &Path,
-) -> Result<bool, String> {
-    let root = VaultDir::open(vault, Path::new("")).map_err(|k| k.to_string())?;
+) -> Result<bool, FetchManifest> {
+    let damaged = |e: String| FetchManifest::Damaged(e);
+    let could_not = |e: String| FetchManifest::CouldNotRun(e);
+    let root = VaultDir::open(vault, Path::new("")).map_err(|k| damaged(k.to_string()))?;
     let dir = root
         .cipher_name(vault, MANIFEST_DIR.as_ref())
-        .map_err(|k| k.to_string())?;
+        .map_err(|k| damaged(k.to_string()))?;
     let dir = dir.to_string_lossy().into_owned();
     // The folder's diriv and the current manifest's stored name.
     let diriv = format!("{dir}/gocryptfs.diriv");
     fetcher
         .fetch(&[&diriv], vault.root(), o.scratch, o.transfers, o.progress)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| could_not(e.to_string()))?;
     if !vault.root().join(&diriv).is_file() {
         return Ok(false);
     }
-    let mdir = VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| k.to_string())?;
+    let mdir =
+        VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| damaged(k.to_string()))?;
     let current = mdir
         .cipher_name(vault, store::CURRENT.as_ref())
-        .map_err(|k| k.to_string())?;
+        .map_err(|k| damaged(k.to_string()))?;
     let current = format!("{dir}/{}", current.to_string_lossy());
     fetcher
         .fetch(
@@ -1487,19 +1547,19 @@ fn fetch_remote_manifest(
             o.transfers,
             o.progress,
         )
-        .map_err(|e| e.to_string())?;
-    let Some(mut reader) = store::open_current(vault).map_err(|e| e.to_string())? else {
+        .map_err(|e| could_not(e.to_string()))?;
+    let Some(mut reader) = store::open_current(vault).map_err(|e| damaged(e.to_string()))? else {
         return Ok(false);
     };
     // Copy out the plaintext (the drill reads it several times).
-    let mut file = File::create(out).map_err(|e| e.to_string())?;
+    let mut file = File::create(out).map_err(|e| could_not(format!("{}: {e}", out.display())))?;
     let header = reader.header().clone();
-    let mut writer =
-        crate::manifest::ManifestWriter::new(&mut file, &header).map_err(|e| e.to_string())?;
-    while let Some(r) = reader.next_record().map_err(|e| e.to_string())? {
-        writer.record(&r).map_err(|e| e.to_string())?;
+    let mut writer = crate::manifest::ManifestWriter::new(&mut file, &header)
+        .map_err(|e| could_not(e.to_string()))?;
+    while let Some(r) = reader.next_record().map_err(|e| damaged(e.to_string()))? {
+        writer.record(&r).map_err(|e| could_not(e.to_string()))?;
     }
-    writer.finish().map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| could_not(e.to_string()))?;
     Ok(true)
 }
 
@@ -1956,6 +2016,8 @@ fn master_key_path(
             if again.is_none() {
                 outcome.coverage.files_decrypted =
                     outcome.coverage.files_decrypted.max(summary.files);
+                outcome.coverage.bytes_decrypted =
+                    outcome.coverage.bytes_decrypted.max(summary.bytes);
             }
             let step = at(outcome, StepKind::UnlockMasterKey);
             t.end(

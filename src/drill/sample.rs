@@ -255,7 +255,7 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, order: Order<'_>) -> V
     }
     // A budget smaller than every file with content: its smallest file,
     // the least egress that still decrypts something.
-    if !chosen.iter().any(|&i| candidates[i].cipher_size > 0) && max_files > chosen.len() {
+    if !chosen.iter().any(|&i| candidates[i].cipher_size > 0) {
         if let Some(&smallest) = by_size
             .iter()
             .rev()

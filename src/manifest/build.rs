@@ -63,6 +63,8 @@ pub struct BuildOptions<'a> {
 #[derive(Debug, Default)]
 pub struct BuildSummary {
     pub trailer: Trailer,
+    /// When the manifest was made (its header).
+    pub created: String,
     /// The vault root's mtime the header records.
     pub root_mtime_ns: Option<i64>,
     pub hashed_files: u64,
@@ -308,6 +310,7 @@ pub fn build_manifest<W: Write, R: BufRead>(
             .map(|name| name.to_string_lossy().into_owned()),
     };
     let header_root_mtime = header.root_mtime_ns;
+    let header_created = header.created.clone();
     let mut writer = ManifestWriter::new(out, &header)?;
     let mut summary = BuildSummary::default();
     let mut lookahead: Option<Record> = None;
@@ -473,6 +476,7 @@ pub fn build_manifest<W: Write, R: BufRead>(
     let (out, trailer) = writer.finish()?;
     summary.trailer = trailer;
     summary.root_mtime_ns = header_root_mtime;
+    summary.created = header_created;
     summary.hashed_files = hashed.into_inner();
     summary.hashed_bytes = hashed_bytes.into_inner();
     summary

@@ -454,7 +454,12 @@ pub fn last_push_to(vault_id: &str, remote: &str) -> Option<PushRecord> {
         .lines()
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str::<PushRecord>(&l).ok())
-        .filter(|r| r.remote == remote && r.manifest_created.is_some())
+        .filter(|r| {
+            r.manifest_created.is_some()
+                && (r.remote == remote
+                    || crate::lock::remote_key(&Remote::parse(&r.remote))
+                        == crate::lock::remote_key(&Remote::parse(remote)))
+        })
         .last()
 }
 

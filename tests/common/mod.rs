@@ -30,6 +30,8 @@ pub const FLAVOURS: [&str; 8] = [
 pub fn vaultdrill() -> Command {
     let mut cmd = Command::cargo_bin("vaultdrill").expect("the vaultdrill binary is built");
     cmd.env_remove("RUST_LOG");
+    // Locks live in the (per-test) state directory, not a shared runtime one.
+    cmd.env_remove("XDG_RUNTIME_DIR");
     // Keep the tests' manifests out of the user's state directory.
     cmd.env(
         "VAULTDRILL_STATE_DIR",
