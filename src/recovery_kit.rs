@@ -66,6 +66,20 @@ fn quote(path: &Path) -> String {
     }
 }
 
+/// The master key as a recovery sheet prints it (the two indented lines
+/// under "## Master key"), as a person would type it into a key file.
+pub fn printed_master_key(sheet: &str) -> Option<String> {
+    let lines: Vec<&str> = sheet
+        .lines()
+        .skip_while(|l| !l.starts_with("## Master key"))
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .take(2)
+        .map(str::trim)
+        .collect();
+    (lines.len() == 2).then(|| format!("{}\n{}\n", lines[0], lines[1]))
+}
+
 impl RecoveryKit<'_> {
     pub fn render_markdown(&self) -> Zeroizing<String> {
         let layout = self.config.layout();

@@ -35,11 +35,24 @@ impl Pushed {
         let state = tmp.path().join("state");
         let remote = tmp.path().join("disk/vault");
         fs::create_dir_all(&remote).unwrap();
+        fs::create_dir_all(tmp.path().join("scratch")).unwrap();
+        let pushed = Pushed {
+            tmp,
+            vault,
+            remote,
+            state,
+        };
+        pushed.push();
+        pushed
+    }
+
+    /// Pushes the vault to the local remote again (a refreshed manifest).
+    fn push(&self) {
         let out = vaultdrill()
-            .env("VAULTDRILL_STATE_DIR", &state)
+            .env("VAULTDRILL_STATE_DIR", &self.state)
             .arg("push")
-            .arg(&vault)
-            .arg(&remote)
+            .arg(&self.vault)
+            .arg(&self.remote)
             .args(["-q", "--passfile"])
             .arg(password_file())
             .output()
@@ -49,13 +62,6 @@ impl Pushed {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        fs::create_dir_all(tmp.path().join("scratch")).unwrap();
-        Pushed {
-            tmp,
-            vault,
-            remote,
-            state,
-        }
     }
 
     /// The object on the remote that holds plaintext `plain`.
@@ -117,12 +123,7 @@ struct Drill {
 
 impl Drill {
     fn step(&self, kind: &str) -> &Value {
-        self.run.json["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .find(|s| s["kind"] == kind)
-            .unwrap_or_else(|| panic!("no step {kind}"))
+        step_of(&self.run.json, kind)
     }
 
     fn status(&self, kind: &str) -> &str {
@@ -402,20 +403,7 @@ fn drills_rotate_over_the_whole_vault_and_are_remembered() {
 
     // A changed file is a new file: the next drill takes it first.
     add_plain_file(&p.vault, "twin-a", b"edited");
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", &p.state)
-        .arg("push")
-        .arg(&p.vault)
-        .arg(&p.remote)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.push();
     let d = p.drill(&["--sample", "1"]);
     assert_eq!(d.run.code, 0, "{:#?}", d.findings());
     assert_eq!(d.run.json["coverage"]["verified_12m_files"], files);
@@ -850,13 +838,17 @@ fn cross_check_with(p: &Pushed, gocryptfs: &str) -> Run {
 }
 
 fn cross_check_step(run: &Run) -> Value {
-    run.json["steps"]
+    step_of(&run.json, "cross_check").clone()
+}
+
+/// The step of `kind` in a drill's JSON outcome.
+fn step_of<'j>(json: &'j Value, kind: &str) -> &'j Value {
+    json["steps"]
         .as_array()
-        .unwrap()
+        .expect("steps")
         .iter()
-        .find(|s| s["kind"] == "cross_check")
-        .unwrap()
-        .clone()
+        .find(|s| s["kind"] == kind)
+        .unwrap_or_else(|| panic!("no step {kind}"))
 }
 
 #[test]
@@ -1266,20 +1258,7 @@ fn a_rolled_back_remote_and_a_damaged_manifest_are_damage() {
             .success()
     );
     add_plain_file(&p.vault, "chapter-9.md", b"pushed since");
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", &p.state)
-        .arg("push")
-        .arg(&p.vault)
-        .arg(&p.remote)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.push();
     // A clean drill of the new state passes (an unchanged re-push too).
     assert_eq!(p.drill(&[]).run.code, 0);
     // Rolled back: everything on the remote is consistent, but old. (The
@@ -1364,13 +1343,7 @@ fn large_files_only_and_an_unwritable_state_keep_the_verdict() {
     fs::create_dir(tmp.path().join("remote")).unwrap();
     run(&["push", "vault", "remote", "-q"]);
     let kit = fs::read_to_string(tmp.path().join("kit.md")).unwrap();
-    let key: String = kit
-        .lines()
-        .skip_while(|l| !l.starts_with("## Master key"))
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .take(2)
-        .collect();
+    let key = vaultdrill::recovery_kit::printed_master_key(&kit).expect("a key in the sheet");
     fs::write(tmp.path().join("key"), key).unwrap();
     let out = vaultdrill()
         .current_dir(tmp.path())
@@ -1460,15 +1433,7 @@ fn a_lost_config_on_a_new_machine_is_drilled_with_the_master_key_alone() {
                 .arg(p.tmp.path().join("r.md")),
         );
         assert_eq!(run.code, 1, "{:#}", run.json);
-        let step = |kind: &str| {
-            run.json["steps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["kind"] == kind)
-                .unwrap()
-                .clone()
-        };
+        let step = |kind: &str| step_of(&run.json, kind).clone();
         let audit = step("audit");
         assert!(
             audit["ran"]

@@ -124,14 +124,8 @@ pub fn run(args: &DemoArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     )?;
     // As you would type it from the printed sheet.
     let sheet = fs::read_to_string(dir.join("recovery-kit.md"))?;
-    let key: String = sheet
-        .lines()
-        .skip_while(|l| !l.starts_with("## Master key"))
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .take(2)
-        .map(|l| l.trim().to_string() + "\n")
-        .collect();
+    let key = vaultdrill::recovery_kit::printed_master_key(&sheet)
+        .ok_or_else(|| anyhow::anyhow!("recovery-kit.md: no master key in the sheet"))?;
     private_file(&dir.join("masterkey.txt"), key.as_bytes())?;
     say("(the master key copied from recovery-kit.md into masterkey.txt, as you would type it)");
 
