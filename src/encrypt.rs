@@ -117,7 +117,19 @@ fn cipher_name(
     iv: Option<&DirIv>,
     plain: &OsStr,
 ) -> Result<(OsString, Option<String>), ProblemKind> {
-    match (vault.names(), iv, vault.layout().names) {
+    name_on_disk(vault.names(), vault.layout(), iv, plain)
+}
+
+/// The on-disk name of `plain` in a folder with `iv` (for a hashed long
+/// name, also the content of its `.name` file), under a vault's name
+/// cipher and layout. Shared by forward encryption and the reverse view.
+pub(crate) fn name_on_disk(
+    names: Option<&crate::format::NameCipher>,
+    layout: &crate::format::VaultLayout,
+    iv: Option<&DirIv>,
+    plain: &OsStr,
+) -> Result<(OsString, Option<String>), ProblemKind> {
+    match (names, iv, layout.names) {
         (Some(names), Some(iv), NameMode::Encrypted { long_name_max, .. }) => {
             let cname = names
                 .encrypt(plain.as_bytes(), iv)

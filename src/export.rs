@@ -133,22 +133,7 @@ impl ReverseKeys {
         iv: Option<&DirIv>,
         plain: &OsStr,
     ) -> Result<(OsString, Option<String>), ProblemKind> {
-        match (&self.names, iv, self.layout.names) {
-            (Some(names), Some(iv), NameMode::Encrypted { long_name_max, .. }) => {
-                let cname = names
-                    .encrypt(plain.as_bytes(), iv)
-                    .map_err(ProblemKind::Name)?;
-                if longname::needs_hashing(&cname, long_name_max) {
-                    Ok((
-                        OsString::from(longname::hashed_name(&cname, names.encoding())),
-                        Some(cname),
-                    ))
-                } else {
-                    Ok((OsString::from(cname), None))
-                }
-            }
-            _ => Ok((plain.to_os_string(), None)),
-        }
+        crate::encrypt::name_on_disk(self.names.as_ref(), &self.layout, iv, plain)
     }
 }
 

@@ -72,15 +72,7 @@ pub struct Job<'a> {
 /// holds anything but safe characters. `%` is special to both (systemd
 /// specifiers, cron's newline): doubled for systemd, escaped for cron.
 fn word(text: &str, cron: bool) -> String {
-    let safe = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=,%".contains(c));
-    let quoted = if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    };
+    let quoted = crate::display::shell_word(text);
     if cron {
         quoted.replace('%', "\\%")
     } else {

@@ -46,22 +46,21 @@ impl Pushed {
         pushed
     }
 
-    /// Pushes the vault to the local remote again (a refreshed manifest).
-    fn push(&self) {
-        let out = vaultdrill()
-            .env("VAULTDRILL_STATE_DIR", &self.state)
+    /// `vaultdrill push VAULT REMOTE -q --passfile ...` with this state.
+    fn push_to(&self, remote: impl AsRef<std::ffi::OsStr>) -> assert_cmd::Command {
+        let mut cmd = vaultdrill();
+        cmd.env("VAULTDRILL_STATE_DIR", &self.state)
             .arg("push")
             .arg(&self.vault)
-            .arg(&self.remote)
+            .arg(remote)
             .args(["-q", "--passfile"])
-            .arg(password_file())
-            .output()
-            .expect("push runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(password_file());
+        cmd
+    }
+
+    /// Pushes the vault to the local remote again (a refreshed manifest).
+    fn push(&self) {
+        assert_pushed(self.push_to(&self.remote).output().expect("push runs"));
     }
 
     /// The object on the remote that holds plaintext `plain`.
@@ -513,23 +512,22 @@ const REMOTE: &str = "s3test:bucket/vault";
 /// the MD5 the endpoint keeps).
 fn on_s3(p: &Pushed) -> S3Server {
     let server = S3Server::start();
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", &p.state)
-        .arg("push")
-        .arg(&p.vault)
-        .arg(REMOTE)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
-        .arg("--rclone-config")
-        .arg(&server.config)
-        .output()
-        .expect("push runs");
+    assert_pushed(
+        p.push_to(REMOTE)
+            .arg("--rclone-config")
+            .arg(&server.config)
+            .output()
+            .expect("push runs"),
+    );
+    server
+}
+
+fn assert_pushed(out: std::process::Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    server
 }
 
 #[test]
@@ -1188,11 +1186,9 @@ fn leak_forms(secret: &[u8]) -> Vec<String> {
     forms
 }
 
-#[test]
-fn no_output_of_a_drill_holds_a_secret() {
-    let p = Pushed::new();
-    let wrong = p.tmp.path().join("wrong");
-    fs::write(&wrong, "Tr0ub4dor&3 wrong one\n").unwrap();
+/// The fixture's master key and password in every form they could leak in
+/// (the key also as printed, dashed).
+fn fixture_secrets() -> Vec<String> {
     let key_text = fs::read_to_string(masterkey_file("default")).unwrap();
     let key_hex: String = key_text.chars().filter(char::is_ascii_hexdigit).collect();
     let key: Vec<u8> = (0..32)
@@ -1202,6 +1198,15 @@ fn no_output_of_a_drill_holds_a_secret() {
     let mut secrets = leak_forms(&key);
     secrets.push(key_text.lines().next().unwrap().trim().to_string());
     secrets.extend(leak_forms(password.trim_end_matches('\n').as_bytes()));
+    secrets
+}
+
+#[test]
+fn no_output_of_a_drill_holds_a_secret() {
+    let p = Pushed::new();
+    let wrong = p.tmp.path().join("wrong");
+    fs::write(&wrong, "Tr0ub4dor&3 wrong one\n").unwrap();
+    let mut secrets = fixture_secrets();
     secrets.extend(leak_forms(b"Tr0ub4dor&3 wrong one"));
 
     let mut outputs: Vec<(String, String)> = Vec::new();
@@ -1486,13 +1491,8 @@ fn one_vaultdrill_at_a_time_per_remote_and_a_killed_one_is_no_obstacle() {
         "{}",
         second.stderr
     );
-    let push = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", &p.state)
-        .arg("push")
-        .arg(&p.vault)
-        .arg(REMOTE)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
+    let push = p
+        .push_to(REMOTE)
         .arg("--rclone-config")
         .arg(&server.config)
         .output()
@@ -1543,20 +1543,11 @@ fn no_secret_reaches_rclone_through_argv_or_environment() {
     let config = server.config.to_str().unwrap().to_string();
     let wrapper_text = wrapper.to_str().unwrap().to_string();
     // A push and a drill, every rclone call through the logging wrapper.
-    let out = vaultdrill()
-        .env("VAULTDRILL_STATE_DIR", &p.state)
-        .arg("push")
-        .arg(&p.vault)
-        .arg(REMOTE)
-        .args(["-q", "--passfile"])
-        .arg(password_file())
-        .args(["--rclone-config", &config, "--rclone", &wrapper_text])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_pushed(
+        p.push_to(REMOTE)
+            .args(["--rclone-config", &config, "--rclone", &wrapper_text])
+            .output()
+            .unwrap(),
     );
     let d = p.drill_remote(
         REMOTE,
@@ -1565,15 +1556,7 @@ fn no_secret_reaches_rclone_through_argv_or_environment() {
     assert_eq!(d.run.code, 0, "{}", d.run.stderr);
     let calls = fs::read_to_string(&log).unwrap();
     assert!(calls.matches("ARGV").count() >= 6, "{calls}");
-    let key_text = fs::read_to_string(masterkey_file("default")).unwrap();
-    let key_hex: String = key_text.chars().filter(char::is_ascii_hexdigit).collect();
-    let key: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    let password = fs::read_to_string(password_file()).unwrap();
-    let mut secrets = leak_forms(&key);
-    secrets.extend(leak_forms(password.trim_end_matches('\n').as_bytes()));
-    for secret in &secrets {
+    for secret in &fixture_secrets() {
         assert!(!calls.contains(secret.as_str()), "a secret reached rclone");
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use vaultdrill::ExitStatus;
+use vaultdrill::display::shell_word;
 use vaultdrill::drill::report;
 use vaultdrill::drill::run::{Choice, DrillOptions, drill};
 use vaultdrill::drill::sample::SampleSize;
@@ -363,19 +364,6 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(verdict)
-}
-
-/// A word safe to paste into a shell.
-fn shell_word(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=,%".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
 
 /// A remote as part of a file name.

@@ -54,21 +54,7 @@ pub fn rfc3339(sec: i64, nsec: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// Bytes in binary units.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use vaultdrill::display::human_bytes;
 
 /// One line per problem: what, where (decrypted and encrypted path).
 pub fn problem_line(p: &Problem) -> String {

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::outcome::{Outcome, StepStatus};
+use crate::display::human_bytes;
 use crate::exit::ExitStatus;
 
 /// `text` as a Markdown code span, whatever backticks it holds.
@@ -28,18 +29,6 @@ fn code(text: &str) -> String {
 /// A table cell: no pipes or line breaks.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-fn mib(bytes: u64) -> String {
-    if bytes >= 1 << 30 {
-        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
-    } else if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
-    } else if bytes >= 1 << 10 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{bytes} B")
-    }
 }
 
 fn duration(seconds: f64) -> String {
@@ -153,7 +142,7 @@ pub fn markdown(o: &Outcome) -> String {
         c.files_sampled,
         c.files_total,
         c.files_decrypted,
-        mib(c.bytes_downloaded),
+        human_bytes(c.bytes_downloaded),
         c.objects_audited
     );
     if !c.chosen_by.is_empty() {
@@ -172,7 +161,7 @@ pub fn markdown(o: &Outcome) -> String {
             m,
             "A full restore would download {} and take about {} \
              (download {:.1} MiB/s, decryption {:.1} MiB/s as measured here). {}\n",
-            mib(e.egress_bytes),
+            human_bytes(e.egress_bytes),
             duration(e.restore_seconds),
             e.download_mib_s,
             e.decrypt_mib_s,

@@ -17,7 +17,7 @@ use super::outcome::{
 };
 use super::sample::{self, Candidate, Order, SampleSize};
 use super::state::{self, Rotation, YEAR_SECONDS};
-use crate::display::escape_path;
+use crate::display::{escape_path, human_bytes};
 use crate::encrypt::VaultDir;
 use crate::format::config::CONFIG_NAME;
 use crate::format::keys::{MasterKey, Password};
@@ -769,7 +769,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                  {sidecars} .name files they need: {} objects",
                 chosen.files.len(),
                 manifest.candidates.len(),
-                human(chosen.file_bytes),
+                human_bytes(chosen.file_bytes),
                 if chosen.empty_included {
                     "; an empty file"
                 } else {
@@ -778,7 +778,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                 chosen
                     .largest
                     .as_ref()
-                    .map(|(p, n)| format!("; the largest, {}, {}", escape_path(p), human(*n)))
+                    .map(|(p, n)| format!("; the largest, {}, {}", escape_path(p), human_bytes(*n)))
                     .unwrap_or_default(),
                 chosen.objects.len()
             ),
@@ -864,7 +864,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         step.summary = format!(
             "download {download_rate:.1} MiB/s, decryption {decrypt_rate:.1} MiB/s: a full \
              restore of {} needs about {}",
-            human(total),
+            human_bytes(total),
             if seconds > 120.0 {
                 format!("{:.0} min", seconds / 60.0)
             } else {
@@ -1217,7 +1217,7 @@ fn download_and_compare(
     };
     step.summary = format!(
         "{} in {fetch_seconds:.1} s; {}",
-        human(checked.downloaded),
+        human_bytes(checked.downloaded),
         if damaged > 0 {
             format!("{damaged} object(s) differ from the manifest")
         } else if checked.unhashed > 0 {
@@ -1283,7 +1283,7 @@ fn download_and_compare(
     step.summary = format!(
         "{} files, {} of plaintext: {}",
         checked.files,
-        human(checked.bytes),
+        human_bytes(checked.bytes),
         if damaged > 0 {
             format!("{damaged} damaged")
         } else {
@@ -1388,7 +1388,7 @@ fn cross_check_step(
                 format!(
                     "{} files ({}) read through gocryptfs: {}{}",
                     r.files,
-                    human(r.bytes),
+                    human_bytes(r.bytes),
                     if agree {
                         "the same as vaultdrill found, file by file".to_string()
                     } else {
@@ -1479,18 +1479,6 @@ fn remember(
                 store::state_dir().display()
             ));
         }
-    }
-}
-
-fn human(bytes: u64) -> String {
-    if bytes >= 1 << 30 {
-        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
-    } else if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
-    } else if bytes >= 1 << 10 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{bytes} B")
     }
 }
 
@@ -2032,7 +2020,7 @@ fn master_key_path(
                 format!(
                     "flags found: {flags}; the regenerated config decrypted {} files ({}){}",
                     summary.files,
-                    human(summary.bytes),
+                    human_bytes(summary.bytes),
                     if damaged > 0 {
                         format!(", {damaged} damaged")
                     } else {

@@ -44,14 +44,10 @@ impl Rotation {
     /// The vault's rotation; empty when there is none yet (or it cannot be
     /// read: the drill then samples as if nothing had been verified).
     pub fn load(vault_id: &str) -> Rotation {
-        if !store::is_vault_id(vault_id) {
+        let Some(dir) = store::vault_path(vault_id) else {
             return Rotation::default();
-        }
-        let path = store::state_dir()
-            .join("vaults")
-            .join(vault_id)
-            .join(VERIFIED);
-        let Ok(file) = File::open(path) else {
+        };
+        let Ok(file) = File::open(dir.join(VERIFIED)) else {
             return Rotation::default();
         };
         let verified = BufReader::new(file)
@@ -156,19 +152,9 @@ pub fn record_drill(record: &DrillRecord) -> io::Result<()> {
 
 /// Every recorded drill of every vault, oldest first.
 pub fn all_drills() -> Vec<DrillRecord> {
-    let Ok(vaults) = std::fs::read_dir(store::state_dir().join("vaults")) else {
-        return Vec::new();
-    };
-    let mut all: Vec<DrillRecord> = vaults
-        .filter_map(Result::ok)
-        .filter_map(|v| File::open(v.path().join(DRILLS)).ok())
-        .flat_map(|f| {
-            BufReader::new(f)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| serde_json::from_str::<DrillRecord>(&l).ok())
-                .collect::<Vec<_>>()
-        })
+    let mut all: Vec<DrillRecord> = store::vault_paths()
+        .into_iter()
+        .flat_map(|v| store::read_jsonl::<DrillRecord>(&v.join(DRILLS)))
         .collect();
     all.sort_by(|a, b| a.started.cmp(&b.started));
     all

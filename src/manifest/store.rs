@@ -326,15 +326,39 @@ pub fn is_vault_id(id: &str) -> bool {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// This vault's folder in the state directory, not created; `None` for
+/// what is not a vault id.
+pub fn vault_path(vault_id: &str) -> Option<PathBuf> {
+    is_vault_id(vault_id).then(|| state_dir().join("vaults").join(vault_id))
+}
+
+/// Every vault's folder in the state directory.
+pub fn vault_paths() -> Vec<PathBuf> {
+    fs::read_dir(state_dir().join("vaults"))
+        .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// The records of a JSON Lines history file, skipping lines that do not
+/// parse; none when it cannot be opened.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    let Ok(file) = File::open(path) else {
+        return Vec::new();
+    };
+    io::BufRead::lines(io::BufReader::new(file))
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
+}
+
 /// This vault's folder in the state directory (mode 0700).
 pub fn vault_state_dir(vault_id: &str) -> io::Result<PathBuf> {
-    if !is_vault_id(vault_id) {
-        return Err(io::Error::new(
+    let dir = vault_path(vault_id).ok_or_else(|| {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{vault_id:?} is not a vault id"),
-        ));
-    }
-    let dir = state_dir().join("vaults").join(vault_id);
+        )
+    })?;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -344,10 +368,7 @@ pub fn vault_state_dir(vault_id: &str) -> io::Result<PathBuf> {
 
 /// The local plaintext copy of a vault's newest manifest, if there is one.
 pub fn local_copy(vault_id: &str) -> Option<PathBuf> {
-    if !is_vault_id(vault_id) {
-        return None;
-    }
-    let path = state_dir().join("vaults").join(vault_id).join(CURRENT);
+    let path = vault_path(vault_id)?.join(CURRENT);
     path.is_file().then_some(path)
 }
 

@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -425,54 +425,31 @@ pub fn record_push(vault_id: &str, record: &PushRecord) -> std::io::Result<()> {
 pub fn last_push_of(source: &Path) -> Option<PushRecord> {
     let source = source.canonicalize().ok()?;
     let source = source.to_string_lossy();
-    let vaults = std::fs::read_dir(store::state_dir().join("vaults")).ok()?;
-    vaults
-        .filter_map(Result::ok)
-        .filter_map(|v| File::open(v.path().join(HISTORY)).ok())
-        .flat_map(|f| {
-            BufReader::new(f)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| serde_json::from_str::<PushRecord>(&l).ok())
-                .collect::<Vec<_>>()
-        })
+    store::vault_paths()
+        .into_iter()
+        .flat_map(|v| store::read_jsonl::<PushRecord>(&v.join(HISTORY)))
         .filter(|r| r.source == source)
         .max_by(|a, b| a.time.cmp(&b.time))
 }
 
+/// A vault's recorded pushes, oldest first.
+fn pushes(vault_id: &str) -> Vec<PushRecord> {
+    store::vault_path(vault_id)
+        .map(|dir| store::read_jsonl(&dir.join(HISTORY)))
+        .unwrap_or_default()
+}
+
 /// The vault's last recorded push to `remote` that stored a manifest.
 pub fn last_push_to(vault_id: &str, remote: &str) -> Option<PushRecord> {
-    if !store::is_vault_id(vault_id) {
-        return None;
-    }
-    let path = store::state_dir()
-        .join("vaults")
-        .join(vault_id)
-        .join(HISTORY);
-    let file = File::open(path).ok()?;
-    BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str::<PushRecord>(&l).ok())
-        .filter(|r| {
-            r.manifest_created.is_some()
-                && (r.remote == remote
-                    || crate::lock::remote_key(&Remote::parse(&r.remote))
-                        == crate::lock::remote_key(&Remote::parse(remote)))
-        })
-        .last()
+    // The same remote however it was spelled (trailing slash, relative).
+    let wanted = crate::lock::remote_key(&Remote::parse(remote));
+    pushes(vault_id).into_iter().rev().find(|r| {
+        r.manifest_created.is_some()
+            && (r.remote == remote || crate::lock::remote_key(&Remote::parse(&r.remote)) == wanted)
+    })
 }
 
 /// The vault's last recorded push, if any.
 pub fn last_push(vault_id: &str) -> Option<PushRecord> {
-    let path = store::state_dir()
-        .join("vaults")
-        .join(vault_id)
-        .join(HISTORY);
-    let file = File::open(path).ok()?;
-    BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .last()
+    pushes(vault_id).pop()
 }
