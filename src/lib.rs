@@ -21,6 +21,7 @@ pub mod error;
 pub mod exclude;
 pub mod exit;
 pub mod export;
+pub mod fetch;
 pub mod format;
 pub mod lock;
 pub mod manifest;

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufReader, Write};
+use std::io::BufReader;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -31,6 +31,7 @@ use crate::push::{LINK_SUFFIX, Lister, Remote, key, pick_hash};
 use crate::rclone::Rclone;
 use crate::selection::Selection;
 use crate::vault::detect::{Hints, detect_layout};
+use crate::fetch::{FetchManifest, Fetcher, detect_from_remote, fetch_remote_manifest, move_into};
 use crate::vault::{LockedVault, Secret, UnlockedVault, VaultError};
 
 pub struct DrillOptions<'a> {
@@ -116,80 +117,6 @@ fn from_problem(p: &Problem) -> Finding {
         path: p.plain_path.as_deref().map(escape_path),
         object: escape_path(&p.cipher_path),
         cause: p.kind.to_string(),
-    }
-}
-
-/// A cipher path from a manifest, checked: relative, no `..`, no empty
-/// parts (a tampered manifest must not steer writes out of scratch).
-fn safe_relative(path: &str) -> Option<&Path> {
-    let p = Path::new(path);
-    // No control characters (a newline would split rclone's --files-from
-    // list; gocryptfs names are base64) and no symlink objects (a drill
-    // downloads none).
-    let ok = !path.is_empty()
-        && p.components().all(|c| matches!(c, Component::Normal(_)))
-        && !path.contains("//")
-        && !path.chars().any(char::is_control)
-        && !path.ends_with(LINK_SUFFIX);
-    ok.then_some(p)
-}
-
-/// Fetches objects from the remote into a local folder.
-enum Fetcher<'a> {
-    Local(&'a Path),
-    Rclone(&'a Rclone, String),
-}
-
-impl Fetcher<'_> {
-    /// Fetches the objects named (relative paths) into `dest`; missing
-    /// ones are skipped (the caller checks what arrived).
-    fn fetch(
-        &self,
-        names: &[&str],
-        dest: &Path,
-        scratch: &Path,
-        transfers: usize,
-        progress: &dyn Progress,
-    ) -> io::Result<()> {
-        match self {
-            Fetcher::Local(root) => {
-                for name in names {
-                    let Some(rel) = safe_relative(name) else {
-                        continue;
-                    };
-                    let from = root.join(rel);
-                    let to = dest.join(rel);
-                    let Ok(meta) = fs::symlink_metadata(&from) else {
-                        continue;
-                    };
-                    if !meta.is_file() {
-                        continue;
-                    }
-                    if let Some(parent) = to.parent() {
-                        fs::create_dir_all(parent)?;
-                    }
-                    let n = fs::copy(&from, &to)?;
-                    let mtime = filetime::FileTime::from_last_modification_time(&meta);
-                    filetime::set_file_mtime(&to, mtime)?;
-                    progress.add_bytes(n);
-                }
-                Ok(())
-            }
-            Fetcher::Rclone(rclone, remote) => {
-                let list = scratch.join("files-from.txt");
-                let mut out = File::create(&list)?;
-                for name in names.iter().filter(|n| safe_relative(n).is_some()) {
-                    writeln!(out, "{name}")?;
-                }
-                drop(out);
-                rclone
-                    .copy_listed(remote, dest, &list, transfers, |s| {
-                        progress.set_done(s.transfers, s.bytes)
-                    })
-                    .map(drop)
-                    .map_err(|e| io::Error::other(e.to_string()))
-            }
-        }
     }
 }
 
@@ -343,36 +270,19 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         );
         return;
     }
-    let fetcher = match &o.remote {
-        Remote::Local(path) => Fetcher::Local(path),
-        Remote::Rclone(text) => match o.rclone {
-            Some(rclone) => Fetcher::Rclone(rclone, text.clone()),
-            None => {
-                let step = at(outcome, StepKind::Audit);
-                step.status = StepStatus::Error;
-                step.summary = "rclone is needed for this remote".into();
-                return;
-            }
-        },
+    let Some(fetcher) = Fetcher::new(&o.remote, o.rclone, o.scratch, o.transfers, o.progress)
+    else {
+        let step = at(outcome, StepKind::Audit);
+        step.status = StepStatus::Error;
+        step.summary = "rclone is needed for this remote".into();
+        return;
     };
-    let lister = match &o.remote {
-        Remote::Local(path) => Lister::Local(path),
-        Remote::Rclone(text) => match o.rclone {
-            Some(rclone) => Lister::Rclone(rclone, text),
-            None => return,
-        },
-    };
+    let lister = fetcher.lister();
     o.progress.stage("fetching the config");
 
     // The config and the root diriv: what any unlock needs first.
     let t = Timer::start();
-    if let Err(e) = fetcher.fetch(
-        &[CONFIG_NAME, "gocryptfs.diriv"],
-        &vault_dir,
-        o.scratch,
-        o.transfers,
-        o.progress,
-    ) {
+    if let Err(e) = fetcher.fetch(&[CONFIG_NAME, "gocryptfs.diriv"], &vault_dir) {
         let step = at(outcome, StepKind::UnlockPassword);
         t.end(
             step,
@@ -481,7 +391,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if unlocked.is_none() && !config_there && o.manifest.is_none() {
         if let Some(mk) = &o.master_key {
             o.progress.stage("detecting the flags with the master key");
-            if let Some(layout) = detect_from_remote(&lister, &fetcher, o, &vault_dir, mk) {
+            if let Some(layout) = detect_from_remote(&fetcher, &vault_dir, &o.scratch.join("detect"), mk) {
                 unlocked = Some((
                     UnlockedVault::new(vault_dir.clone(), layout, mk),
                     "the master key (flags detected from the ciphertext)",
@@ -503,7 +413,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         manifest_note = format!("the manifest given with --manifest ({})", given.display());
         Some(given.clone())
     } else if let Some((vault, _)) = &unlocked {
-        match fetch_remote_manifest(vault, &fetcher, o, &manifest_path) {
+        match fetch_remote_manifest(vault, &fetcher, store::CURRENT, &manifest_path) {
             Ok(true) => {
                 manifest_note = "the remote's own manifest (.vaultdrill/manifest.jsonl)".into();
                 from_remote = true;
@@ -890,89 +800,6 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     }
 }
 
-/// Moves the fetched `names` from `incoming` into `vault` (renames within
-/// scratch), then clears `incoming`.
-fn move_into(incoming: &Path, vault: &Path, names: &[&str]) -> io::Result<()> {
-    for name in names {
-        let Some(rel) = safe_relative(name) else {
-            continue;
-        };
-        let from = incoming.join(rel);
-        if fs::symlink_metadata(&from).is_err() {
-            continue;
-        }
-        let to = vault.join(rel);
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        fs::rename(&from, &to)?;
-    }
-    match fs::remove_dir_all(incoming) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
-/// The flags of a vault whose config is gone, from the master key and a
-/// few of its objects: the dirivs of the top-level folders (names) and the
-/// 16 smallest files with content (ciphers). `None` when that does not
-/// settle them (the drill then goes on without the remote's manifest).
-fn detect_from_remote(
-    lister: &Lister<'_>,
-    fetcher: &Fetcher<'_>,
-    o: &DrillOptions<'_>,
-    vault_dir: &Path,
-    mk: &MasterKey,
-) -> Option<crate::format::VaultLayout> {
-    use std::collections::BinaryHeap;
-    let mut dirivs: Vec<String> = Vec::new();
-    let mut smallest: BinaryHeap<(i64, String)> = BinaryHeap::new();
-    lister
-        .list(None, &mut |object| {
-            let path = &object.path;
-            let depth = path.matches('/').count();
-            if path.ends_with("/gocryptfs.diriv") {
-                if depth == 1 && dirivs.len() < 64 && object.size == 16 {
-                    dirivs.push(path.clone());
-                }
-            } else if object.size > 64
-                && object.size <= 4 << 20
-                && !path.ends_with(".name")
-                && !path.ends_with(LINK_SUFFIX)
-                && path != CONFIG_NAME
-                && safe_relative(path).is_some()
-            {
-                smallest.push((object.size, path.clone()));
-                if smallest.len() > 16 {
-                    smallest.pop();
-                }
-            }
-        })
-        .ok()?;
-    let names: Vec<&str> = dirivs
-        .iter()
-        .map(String::as_str)
-        .chain(smallest.iter().map(|(_, p)| p.as_str()))
-        .collect();
-    // In a folder of its own (with the root's diriv), removed after: the
-    // vault in scratch gets only what the sample needs, whole.
-    let detect = o.scratch.join("detect");
-    let _ = fs::remove_dir_all(&detect);
-    fs::create_dir_all(&detect).ok()?;
-    fs::copy(
-        vault_dir.join("gocryptfs.diriv"),
-        detect.join("gocryptfs.diriv"),
-    )
-    .ok()?;
-    let found = fetcher
-        .fetch(&names, &detect, o.scratch, o.transfers, o.progress)
-        .ok()
-        .and_then(|()| detect_layout(&detect, mk, &Hints::default()).ok())
-        .map(|d| d.layout);
-    let _ = fs::remove_dir_all(&detect);
-    found
-}
-
 /// What the overlapped download and comparison measured.
 struct Piped {
     download_rate: f64,
@@ -1144,7 +971,7 @@ fn download_and_compare(
             // half-written object or rclone's temporary names.
             let incoming = o.scratch.join("incoming");
             let fetched = fetcher
-                .fetch(&names, &incoming, o.scratch, o.transfers, o.progress)
+                .fetch(&names, &incoming)
                 .and_then(|()| move_into(&incoming, vault_dir, &names));
             fetch_seconds += started.elapsed().as_secs_f64();
             if let Err(e) = fetched {
@@ -1488,67 +1315,6 @@ fn rate(bytes: u64, seconds: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-/// Downloads the remote's manifest folder and decrypts its current
-/// manifest to `out`. `Ok(false)`: the remote has none.
-/// Why the remote's manifest could not be used.
-enum FetchManifest {
-    /// It is there but does not decrypt or parse: damage.
-    Damaged(String),
-    /// It could not be fetched or stored (the network, a full disk).
-    CouldNotRun(String),
-}
-
-fn fetch_remote_manifest(
-    vault: &UnlockedVault,
-    fetcher: &Fetcher<'_>,
-    o: &DrillOptions<'_>,
-    out: &Path,
-) -> Result<bool, FetchManifest> {
-    let damaged = |e: String| FetchManifest::Damaged(e);
-    let could_not = |e: String| FetchManifest::CouldNotRun(e);
-    let root = VaultDir::open(vault, Path::new("")).map_err(|k| damaged(k.to_string()))?;
-    let dir = root
-        .cipher_name(vault, MANIFEST_DIR.as_ref())
-        .map_err(|k| damaged(k.to_string()))?;
-    let dir = dir.to_string_lossy().into_owned();
-    // The folder's diriv and the current manifest's stored name.
-    let diriv = format!("{dir}/gocryptfs.diriv");
-    fetcher
-        .fetch(&[&diriv], vault.root(), o.scratch, o.transfers, o.progress)
-        .map_err(|e| could_not(e.to_string()))?;
-    if !vault.root().join(&diriv).is_file() {
-        return Ok(false);
-    }
-    let mdir =
-        VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| damaged(k.to_string()))?;
-    let current = mdir
-        .cipher_name(vault, store::CURRENT.as_ref())
-        .map_err(|k| damaged(k.to_string()))?;
-    let current = format!("{dir}/{}", current.to_string_lossy());
-    fetcher
-        .fetch(
-            &[&current],
-            vault.root(),
-            o.scratch,
-            o.transfers,
-            o.progress,
-        )
-        .map_err(|e| could_not(e.to_string()))?;
-    let Some(mut reader) = store::open_current(vault).map_err(|e| damaged(e.to_string()))? else {
-        return Ok(false);
-    };
-    // Copy out the plaintext (the drill reads it several times).
-    let mut file = File::create(out).map_err(|e| could_not(format!("{}: {e}", out.display())))?;
-    let header = reader.header().clone();
-    let mut writer = crate::manifest::ManifestWriter::new(&mut file, &header)
-        .map_err(|e| could_not(e.to_string()))?;
-    while let Some(r) = reader.next_record().map_err(|e| damaged(e.to_string()))? {
-        writer.record(&r).map_err(|e| could_not(e.to_string()))?;
-    }
-    writer.finish().map_err(|e| could_not(e.to_string()))?;
-    Ok(true)
 }
 
 /// Cipher path -> ciphertext BLAKE3 of the `wanted` objects (a second

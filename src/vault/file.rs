@@ -76,6 +76,12 @@ impl CipherFile {
                     error,
                 }
             })?;
+        CipherFile::from_file(vault, file)
+    }
+
+    /// An encrypted file already open (a regular file), its header and
+    /// length validated.
+    pub fn from_file(vault: &UnlockedVault, file: File) -> Result<CipherFile, ProblemKind> {
         let cipher_size = at::fstat(&file)
             .map_err(|error| ProblemKind::Unreadable {
                 action: "reading metadata",

@@ -1,0 +1,272 @@
+//! Bringing objects of a remote (an rclone remote, or a local folder such
+//! as an external disk) into a local folder, and what every reader of a
+//! remote vault needs first: its manifest, and its flags when the config
+//! is gone. Shared by drills and restores.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Component, Path};
+
+use crate::encrypt::VaultDir;
+use crate::format::config::CONFIG_NAME;
+use crate::format::keys::MasterKey;
+use crate::manifest::build::MANIFEST_DIR;
+use crate::manifest::store;
+use crate::progress::Progress;
+use crate::push::{LINK_SUFFIX, Lister, Remote};
+use crate::rclone::Rclone;
+use crate::vault::UnlockedVault;
+use crate::vault::detect::{Hints, detect_layout};
+
+/// A cipher path from a manifest or a listing, checked: relative, no
+/// `..`, no empty parts, no control characters (a newline would split
+/// rclone's --files-from list; gocryptfs names are base64), no symlink
+/// objects. A tampered manifest must not steer writes out of scratch.
+pub fn safe_relative(path: &str) -> Option<&Path> {
+    let p = Path::new(path);
+    let ok = !path.is_empty()
+        && p.components().all(|c| matches!(c, Component::Normal(_)))
+        && !path.contains("//")
+        && !path.chars().any(char::is_control)
+        && !path.ends_with(LINK_SUFFIX);
+    ok.then_some(p)
+}
+
+enum Source<'a> {
+    Local(&'a Path),
+    Rclone(&'a Rclone, &'a str),
+}
+
+/// Fetches objects from a remote into local folders.
+pub struct Fetcher<'a> {
+    source: Source<'a>,
+    /// A private folder for rclone's file lists.
+    scratch: &'a Path,
+    pub transfers: usize,
+    progress: &'a dyn Progress,
+}
+
+impl<'a> Fetcher<'a> {
+    /// `None` when the remote needs rclone and none was given.
+    pub fn new(
+        remote: &'a Remote,
+        rclone: Option<&'a Rclone>,
+        scratch: &'a Path,
+        transfers: usize,
+        progress: &'a dyn Progress,
+    ) -> Option<Fetcher<'a>> {
+        let source = match remote {
+            Remote::Local(path) => Source::Local(path),
+            Remote::Rclone(text) => Source::Rclone(rclone?, text),
+        };
+        Some(Fetcher {
+            source,
+            scratch,
+            transfers,
+            progress,
+        })
+    }
+
+    /// A lister of the same remote.
+    pub fn lister(&self) -> Lister<'a> {
+        match self.source {
+            Source::Local(path) => Lister::Local(path),
+            Source::Rclone(rclone, text) => Lister::Rclone(rclone, text),
+        }
+    }
+
+    /// The local folder the objects already are in, when the remote is one.
+    pub fn local_root(&self) -> Option<&'a Path> {
+        match self.source {
+            Source::Local(path) => Some(path),
+            Source::Rclone(..) => None,
+        }
+    }
+
+    /// Fetches the objects named (relative paths) into `dest`; missing
+    /// ones and unsafe names are skipped (the caller checks what arrived).
+    pub fn fetch(&self, names: &[&str], dest: &Path) -> io::Result<()> {
+        match self.source {
+            Source::Local(root) => {
+                for name in names {
+                    let Some(rel) = safe_relative(name) else {
+                        continue;
+                    };
+                    let from = root.join(rel);
+                    let to = dest.join(rel);
+                    let Ok(meta) = fs::symlink_metadata(&from) else {
+                        continue;
+                    };
+                    if !meta.is_file() {
+                        continue;
+                    }
+                    if let Some(parent) = to.parent() {
+                        fs::create_dir_all(parent)?;
+                    }
+                    let n = fs::copy(&from, &to)?;
+                    let mtime = filetime::FileTime::from_last_modification_time(&meta);
+                    filetime::set_file_mtime(&to, mtime)?;
+                    self.progress.add_bytes(n);
+                }
+                Ok(())
+            }
+            Source::Rclone(rclone, remote) => {
+                let list = self.scratch.join("files-from.txt");
+                let mut out = File::create(&list)?;
+                for name in names.iter().filter(|n| safe_relative(n).is_some()) {
+                    writeln!(out, "{name}")?;
+                }
+                drop(out);
+                let progress = self.progress;
+                rclone
+                    .copy_listed(remote, dest, &list, self.transfers, |s| {
+                        progress.set_done(s.transfers, s.bytes)
+                    })
+                    .map(drop)
+                    .map_err(|e| io::Error::other(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Moves the fetched `names` from `incoming` into `vault` (renames within
+/// one file system), then clears `incoming`: a reader of `vault` never
+/// meets a half-written object or rclone's temporary names.
+pub fn move_into(incoming: &Path, vault: &Path, names: &[&str]) -> io::Result<()> {
+    for name in names {
+        let Some(rel) = safe_relative(name) else {
+            continue;
+        };
+        let from = incoming.join(rel);
+        if fs::symlink_metadata(&from).is_err() {
+            continue;
+        }
+        let to = vault.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::rename(&from, &to)?;
+    }
+    match fs::remove_dir_all(incoming) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The flags of a vault whose config is gone, from the master key and a
+/// few of its objects: the dirivs of the top-level folders (names) and the
+/// 16 smallest files with content (ciphers), fetched into `work` (removed
+/// after). `vault_dir` must hold the root's diriv. `None` when that does
+/// not settle them.
+pub fn detect_from_remote(
+    fetcher: &Fetcher<'_>,
+    vault_dir: &Path,
+    work: &Path,
+    mk: &MasterKey,
+) -> Option<crate::format::VaultLayout> {
+    use std::collections::BinaryHeap;
+    let mut dirivs: Vec<String> = Vec::new();
+    let mut smallest: BinaryHeap<(i64, String)> = BinaryHeap::new();
+    fetcher
+        .lister()
+        .list(None, &mut |object| {
+            let path = &object.path;
+            let depth = path.matches('/').count();
+            if path.ends_with("/gocryptfs.diriv") {
+                if depth == 1 && dirivs.len() < 64 && object.size == 16 {
+                    dirivs.push(path.clone());
+                }
+            } else if object.size > 64
+                && object.size <= 4 << 20
+                && !path.ends_with(".name")
+                && !path.ends_with(LINK_SUFFIX)
+                && path != CONFIG_NAME
+                && safe_relative(path).is_some()
+            {
+                smallest.push((object.size, path.clone()));
+                if smallest.len() > 16 {
+                    smallest.pop();
+                }
+            }
+        })
+        .ok()?;
+    let names: Vec<&str> = dirivs
+        .iter()
+        .map(String::as_str)
+        .chain(smallest.iter().map(|(_, p)| p.as_str()))
+        .collect();
+    let _ = fs::remove_dir_all(work);
+    fs::create_dir_all(work).ok()?;
+    fs::copy(
+        vault_dir.join("gocryptfs.diriv"),
+        work.join("gocryptfs.diriv"),
+    )
+    .ok()?;
+    let found = fetcher
+        .fetch(&names, work)
+        .ok()
+        .and_then(|()| detect_layout(work, mk, &Hints::default()).ok())
+        .map(|d| d.layout);
+    let _ = fs::remove_dir_all(work);
+    found
+}
+
+/// Why the remote's manifest could not be used.
+pub enum FetchManifest {
+    /// It is there but does not decrypt or parse: damage.
+    Damaged(String),
+    /// It could not be fetched or stored (the network, a full disk).
+    CouldNotRun(String),
+}
+
+/// Downloads the remote's manifest folder entry `name` (by default the
+/// current manifest) into the vault folder of `vault` and decrypts it to
+/// `out` (plaintext). `Ok(false)`: the remote has none.
+pub fn fetch_remote_manifest(
+    vault: &UnlockedVault,
+    fetcher: &Fetcher<'_>,
+    name: &str,
+    out: &Path,
+) -> Result<bool, FetchManifest> {
+    let damaged = |e: String| FetchManifest::Damaged(e);
+    let could_not = |e: String| FetchManifest::CouldNotRun(e);
+    let root = VaultDir::open(vault, Path::new("")).map_err(|k| damaged(k.to_string()))?;
+    let dir = root
+        .cipher_name(vault, MANIFEST_DIR.as_ref())
+        .map_err(|k| damaged(k.to_string()))?;
+    let dir = dir.to_string_lossy().into_owned();
+    // The folder's diriv, then the manifest's stored name.
+    let diriv = format!("{dir}/gocryptfs.diriv");
+    fetcher
+        .fetch(&[&diriv], vault.root())
+        .map_err(|e| could_not(e.to_string()))?;
+    if !vault.root().join(&diriv).is_file() {
+        return Ok(false);
+    }
+    let mdir =
+        VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| damaged(k.to_string()))?;
+    let stored = mdir
+        .cipher_name(vault, name.as_ref())
+        .map_err(|k| damaged(k.to_string()))?;
+    let stored = format!("{dir}/{}", stored.to_string_lossy());
+    fetcher
+        .fetch(&[&stored], vault.root())
+        .map_err(|e| could_not(e.to_string()))?;
+    let entry = store::list(vault)
+        .into_iter()
+        .find(|e| e.plain_name() == std::ffi::OsStr::new(name));
+    let Some(entry) = entry else {
+        return Ok(false);
+    };
+    let mut reader = store::open(vault, &entry).map_err(|e| damaged(e.to_string()))?;
+    // A plaintext copy (readers go over it several times).
+    let mut file = File::create(out).map_err(|e| could_not(format!("{}: {e}", out.display())))?;
+    let header = reader.header().clone();
+    let mut writer = crate::manifest::ManifestWriter::new(&mut file, &header)
+        .map_err(|e| could_not(e.to_string()))?;
+    while let Some(r) = reader.next_record().map_err(|e| damaged(e.to_string()))? {
+        writer.record(&r).map_err(|e| could_not(e.to_string()))?;
+    }
+    writer.finish().map_err(|e| could_not(e.to_string()))?;
+    Ok(true)
+}
