@@ -177,7 +177,7 @@ pub fn prepare_destination(vault_root: &Path, dest: &Path) -> Result<bool, Desti
 
 /// An absolute path with symlinks of its existing part resolved and `..`
 /// in the part that does not exist yet applied lexically.
-pub(crate) fn resolve_lexically(path: &Path) -> io::Result<PathBuf> {
+pub fn resolve_lexically(path: &Path) -> io::Result<PathBuf> {
     let abs = std::path::absolute(path)?;
     let parts: Vec<Component<'_>> = abs.components().collect();
     let mut split = parts.len();

@@ -14,6 +14,7 @@ use crate::manifest::refresh::RefreshError;
 use crate::push::PushError;
 use crate::rclone::RcloneError;
 use crate::registry::RegistryError;
+use crate::restore::dest::DestError;
 use crate::secrets::SecretError;
 use crate::selection::SelectionError;
 use crate::vault::VaultError;
@@ -49,6 +50,8 @@ pub enum Error {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    RestoreDest(#[from] DestError),
 }
 
 impl Error {
@@ -68,6 +71,7 @@ impl Error {
             Error::Push(e) => e.status(),
             Error::Registry(e) => e.status(),
             Error::Lock(e) => e.status(),
+            Error::RestoreDest(e) => e.status(),
         }
     }
 
@@ -90,6 +94,7 @@ impl Error {
             Error::Push(e) => e.hint(),
             Error::Registry(e) => e.hint(),
             Error::Lock(e) => e.hint(),
+            Error::RestoreDest(e) => Some(e.hint()),
         }
     }
 }

@@ -219,13 +219,15 @@ pub enum FetchManifest {
     CouldNotRun(String),
 }
 
-/// Downloads the remote's manifest folder entry `name` (by default the
-/// current manifest) into the vault folder of `vault` and decrypts it to
-/// `out` (plaintext). `Ok(false)`: the remote has none.
+/// Downloads a manifest of the remote into the vault folder of `vault`
+/// and decrypts it to `out` (plaintext): the current one, or with
+/// `version`, the kept one whose name (`manifest-<time>.jsonl`) or time
+/// starts with it (the whole manifest folder is fetched to find it).
+/// `Ok(false)`: the remote has none.
 pub fn fetch_remote_manifest(
     vault: &UnlockedVault,
     fetcher: &Fetcher<'_>,
-    name: &str,
+    version: Option<&str>,
     out: &Path,
 ) -> Result<bool, FetchManifest> {
     let damaged = |e: String| FetchManifest::Damaged(e);
@@ -243,22 +245,54 @@ pub fn fetch_remote_manifest(
     if !vault.root().join(&diriv).is_file() {
         return Ok(false);
     }
-    let mdir =
-        VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| damaged(k.to_string()))?;
-    let stored = mdir
-        .cipher_name(vault, name.as_ref())
-        .map_err(|k| damaged(k.to_string()))?;
-    let stored = format!("{dir}/{}", stored.to_string_lossy());
-    fetcher
-        .fetch(&[&stored], vault.root())
-        .map_err(|e| could_not(e.to_string()))?;
-    let entry = store::list(vault)
-        .into_iter()
-        .find(|e| e.plain_name() == std::ffi::OsStr::new(name));
-    let Some(entry) = entry else {
-        return Ok(false);
+    if version.is_some() {
+        let mut names: Vec<String> = Vec::new();
+        let prefix = format!("{dir}/");
+        fetcher
+            .lister()
+            .list(None, &mut |object| {
+                if object.path.starts_with(&prefix) && !object.path[prefix.len()..].contains('/') {
+                    names.push(object.path);
+                }
+            })
+            .map_err(|e| could_not(e.to_string()))?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        fetcher
+            .fetch(&names, vault.root())
+            .map_err(|e| could_not(e.to_string()))?;
+    } else {
+        let mdir =
+            VaultDir::open(vault, Path::new(MANIFEST_DIR)).map_err(|k| damaged(k.to_string()))?;
+        let stored = mdir
+            .cipher_name(vault, store::CURRENT.as_ref())
+            .map_err(|k| damaged(k.to_string()))?;
+        let stored = format!("{dir}/{}", stored.to_string_lossy());
+        fetcher
+            .fetch(&[&stored], vault.root())
+            .map_err(|e| could_not(e.to_string()))?;
+    }
+    let found = store::list(vault);
+    let wanted = |name: &str| match version {
+        None => name == store::CURRENT,
+        Some(v) => name == v || name.starts_with(&format!("manifest-{v}")),
     };
-    let mut reader = store::open(vault, &entry).map_err(|e| damaged(e.to_string()))?;
+    let entry = found
+        .iter()
+        .find(|e| wanted(&e.plain_name().to_string_lossy()));
+    let Some(entry) = entry else {
+        return match version {
+            None => Ok(false),
+            Some(v) => Err(could_not(format!(
+                "no manifest version {v:?} on the remote; it keeps: {}",
+                found
+                    .iter()
+                    .map(|e| e.plain_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        };
+    };
+    let mut reader = store::open(vault, entry).map_err(|e| damaged(e.to_string()))?;
     // A plaintext copy (readers go over it several times).
     let mut file = File::create(out).map_err(|e| could_not(format!("{}: {e}", out.display())))?;
     let header = reader.header().clone();

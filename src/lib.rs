@@ -31,6 +31,7 @@ pub mod push;
 pub mod rclone;
 pub mod recovery_kit;
 pub mod registry;
+pub mod restore;
 pub mod schedule;
 pub mod secrets;
 pub mod selection;

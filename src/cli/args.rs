@@ -24,6 +24,18 @@ Exit codes:
   4  could not run to the end (rclone, the network, no manifest, a local error):
      never reported as passed";
 
+const RESTORE_EXIT_CODES: &str = "\
+Exit codes:
+  0  restored: every file is in place and matches the manifest (BLAKE3, size)
+  1  the backup is damaged: some files could not be restored (missing objects,
+     authentication failures, contents that differ from the manifest); all
+     the others are restored and verified
+  2  usage error, or a destination refused by a guard (inside the source, not
+     empty and no earlier restore of this vault: see --force)
+  3  the password or the master key was refused
+  4  could not finish (rclone, the network, a full disk, something in the way
+     in the destination): run the same command again to resume";
+
 const PUSH_EXIT_CODES: &str = "\
 Exit codes:
   0  pushed, and the remote holds every object as the vault does
@@ -236,6 +248,37 @@ Examples:
   vaultdrill drill /media/usb/vault --sample 100% --no-masterkey --junit drill.xml"
     )]
     Drill(DrillArgs),
+
+    /// Emergency restore: everything, or chosen paths, from a remote or a
+    /// local copy into a new folder, verified file by file against the
+    /// manifest; resumable after anything.
+    #[command(after_help = RESTORE_EXIT_CODES)]
+    #[command(
+        long_about = "Emergency restore: SOURCE (an rclone remote such as b2:bucket/vault, a local \
+folder such as an external disk, or a registered vault's name) into DEST, a new or empty folder.
+
+No gocryptfs, no FUSE, no mount. The vault's manifest (stored encrypted on the remote by \
+`vaultdrill push`) says what to restore: the objects are fetched in batches (rclone, parallel \
+transfers) while the batch before is decrypted; a local folder is read in place. Each file is \
+written under no name and linked under its real name only when every block authenticated and its \
+BLAKE3 and size are the manifest's, so a failed or interrupted run never leaves a half file that \
+looks complete. Folders, symlinks, FIFOs, modes and modification times are restored \
+(setuid/setgid bits are not).
+
+Resumable: until it is complete, DEST holds a .vaultdrill-restore folder. After Ctrl-C, kill -9, a \
+network cut or a full disk, run the same command again: files already in place are hashed again \
+(not trusted) and the rest is restored. Nothing in DEST is ever overwritten or deleted.
+
+Unlock with the password (gocryptfs.conf on the remote), or with --masterkey-file alone: the \
+flags are then detected from the ciphertext, so a lost gocryptfs.conf does not matter.
+
+Examples:
+  vaultdrill restore b2-backup:photo-bucket/vault ~/restored --passfile ~/.vault-pass
+  vaultdrill restore /media/usb/vault ~/restored --masterkey-file ~/masterkey.txt
+  vaultdrill restore photos ~/restored --path thesis --path photos/2024    (a registered vault)
+  vaultdrill restore b2-backup:photo-bucket/vault ~/restored --manifest 20261101   (an older manifest)"
+    )]
+    Restore(RestoreArgs),
 
     /// The whole story on bundled files, in a new folder: make a vault,
     /// push it, drill it, let an object rot, find it, repair it.
@@ -538,6 +581,78 @@ pub struct ManifestArgs {
 
     #[command(flatten)]
     pub unlock: UnlockArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RestoreArgs {
+    /// Where the vault is: an rclone remote (`b2:bucket/vault`), a local
+    /// folder (an external disk), or the name of a registered vault.
+    pub source: String,
+
+    /// A new or empty folder (or an earlier, unfinished restore of the
+    /// same vault, which is resumed).
+    pub dest: PathBuf,
+
+    /// Restore only this plaintext path (a file or a folder, relative to
+    /// the vault's top); repeat for more. Only what they need is fetched.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Which manifest to follow: by default the remote's current one; a
+    /// kept older one by its time (`20261101`, a prefix of
+    /// `manifest-<time>.jsonl`); or a plaintext manifest FILE.
+    #[arg(long, value_name = "TIME|FILE")]
+    pub manifest: Option<String>,
+
+    /// Restore into a folder that is not empty: files already there with
+    /// the manifest's contents count as restored, anything else is left
+    /// alone and reported. Nothing is ever overwritten or deleted.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Read the password from FILE (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "extpass")]
+    pub passfile: Option<PathBuf>,
+
+    /// Run CMD (split on spaces, no shell) and read the password from its
+    /// output.
+    #[arg(long, value_name = "CMD")]
+    pub extpass: Vec<String>,
+
+    /// Unlock with the master key in FILE instead of a password (works
+    /// without gocryptfs.conf).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["passfile", "extpass"])]
+    pub masterkey_file: Option<PathBuf>,
+
+    /// Write the Markdown report to FILE (default: the state directory's
+    /// reports folder).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Print the outcome as JSON on standard output (no progress bar).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Fetch in batches of about SIZE (default: a sixteenth of the
+    /// vault, 64 MiB to 512 MiB); up to three are on disk at once.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub batch: Option<u64>,
+
+    /// Parallel rclone transfers (default 8).
+    #[arg(long, value_name = "N")]
+    pub transfers: Option<usize>,
+
+    /// The rclone binary (default: `rclone` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub rclone: Option<PathBuf>,
+
+    /// rclone's config file (default: rclone's own).
+    #[arg(long, value_name = "FILE")]
+    pub rclone_config: Option<PathBuf>,
+
+    /// Refuse a config whose scrypt needs more memory than this.
+    #[arg(long, value_name = "MiB", default_value_t = 4096)]
+    pub scrypt_max_memory: u64,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -14,6 +14,7 @@ mod cmd_ls;
 mod cmd_manifest;
 mod cmd_push;
 mod cmd_regen;
+mod cmd_restore;
 mod cmd_schedule;
 mod cmd_vaults;
 #[cfg(test)]
@@ -70,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Push(a) => cmd_push::run(a, &cli),
         Command::Vaults(a) => cmd_vaults::run(a, &cli),
         Command::Drill(a) => cmd_drill::run(a, &cli),
+        Command::Restore(a) => cmd_restore::run(a, &cli),
         Command::History(a) => cmd_history::run(a, &cli),
         Command::Demo(a) => cmd_demo::run(a, &cli),
         Command::Schedule(a) => cmd_schedule::run(a, &cli),

@@ -48,6 +48,12 @@ pub enum StepKind {
     Compare,
     CrossCheck,
     Estimate,
+    /// A restore's first step: the config, the unlock and the manifest.
+    Locate,
+    /// A restore's files: fetched, decrypted, verified, placed.
+    Restore,
+    /// A restore's folders, symlinks, modes and times.
+    Finish,
 }
 
 impl StepKind {
@@ -61,6 +67,9 @@ impl StepKind {
             StepKind::Compare => "Decrypt and compare with the manifest",
             StepKind::CrossCheck => "Cross-check with the real gocryptfs",
             StepKind::Estimate => "Measure and estimate a full restore",
+            StepKind::Locate => "Fetch the config and the manifest",
+            StepKind::Restore => "Download, decrypt, verify and place the files",
+            StepKind::Finish => "Folders, symlinks, modes and times",
         }
     }
 
@@ -82,7 +91,27 @@ impl StepKind {
             StepKind::Sample | StepKind::Estimate | StepKind::CrossCheck => {
                 "runbooks/monthly-drill.md#read-the-report"
             }
+            StepKind::Locate => "runbooks/restore-a-vault.md#when-the-restore-cannot-start",
+            StepKind::Restore | StepKind::Finish => {
+                "runbooks/restore-a-vault.md#files-that-were-not-restored"
+            }
         }
+    }
+}
+
+/// The verdict of a run from its steps: damage outranks a refused secret,
+/// which outranks "could not run"; a run that did not finish every step it
+/// was asked to is never a pass.
+pub fn verdict(steps: &[Step]) -> ExitStatus {
+    let any = |s: StepStatus| steps.iter().any(|step| step.status == s);
+    if any(StepStatus::Failed) {
+        ExitStatus::Damaged
+    } else if any(StepStatus::Refused) {
+        ExitStatus::Unlock
+    } else if any(StepStatus::Error) || any(StepStatus::NotRun) {
+        ExitStatus::CouldNotRun
+    } else {
+        ExitStatus::Verified
     }
 }
 
@@ -194,16 +223,7 @@ impl Outcome {
                 step.runbook = COULD_NOT_RUN;
             }
         }
-        let any = |s: StepStatus| self.steps.iter().any(|step| step.status == s);
-        self.verdict = if any(StepStatus::Failed) {
-            ExitStatus::Damaged
-        } else if any(StepStatus::Refused) {
-            ExitStatus::Unlock
-        } else if any(StepStatus::Error) || any(StepStatus::NotRun) {
-            ExitStatus::CouldNotRun
-        } else {
-            ExitStatus::Verified
-        };
+        self.verdict = verdict(&self.steps);
     }
 
     pub fn findings(&self) -> impl Iterator<Item = (&Step, &Finding)> {

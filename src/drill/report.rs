@@ -10,7 +10,7 @@ use crate::display::human_bytes;
 use crate::exit::ExitStatus;
 
 /// `text` as a Markdown code span, whatever backticks it holds.
-fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     let run = text
         .as_bytes()
         .split(|&b| b != b'`')
@@ -27,11 +27,11 @@ fn code(text: &str) -> String {
 }
 
 /// A table cell: no pipes or line breaks.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn duration(seconds: f64) -> String {
+pub(crate) fn duration(seconds: f64) -> String {
     if seconds >= 3600.0 {
         format!("{:.1} h", seconds / 3600.0)
     } else if seconds >= 120.0 {

@@ -19,6 +19,7 @@ use super::sample::{self, Candidate, Order, SampleSize};
 use super::state::{self, Rotation, YEAR_SECONDS};
 use crate::display::{escape_path, human_bytes};
 use crate::encrypt::VaultDir;
+use crate::fetch::{FetchManifest, Fetcher, detect_from_remote, fetch_remote_manifest, move_into};
 use crate::format::config::CONFIG_NAME;
 use crate::format::keys::{MasterKey, Password};
 use crate::format::unlock::ScryptLimits;
@@ -31,7 +32,6 @@ use crate::push::{LINK_SUFFIX, Lister, Remote, key, pick_hash};
 use crate::rclone::Rclone;
 use crate::selection::Selection;
 use crate::vault::detect::{Hints, detect_layout};
-use crate::fetch::{FetchManifest, Fetcher, detect_from_remote, fetch_remote_manifest, move_into};
 use crate::vault::{LockedVault, Secret, UnlockedVault, VaultError};
 
 pub struct DrillOptions<'a> {
@@ -391,7 +391,9 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if unlocked.is_none() && !config_there && o.manifest.is_none() {
         if let Some(mk) = &o.master_key {
             o.progress.stage("detecting the flags with the master key");
-            if let Some(layout) = detect_from_remote(&fetcher, &vault_dir, &o.scratch.join("detect"), mk) {
+            if let Some(layout) =
+                detect_from_remote(&fetcher, &vault_dir, &o.scratch.join("detect"), mk)
+            {
                 unlocked = Some((
                     UnlockedVault::new(vault_dir.clone(), layout, mk),
                     "the master key (flags detected from the ciphertext)",
@@ -413,7 +415,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         manifest_note = format!("the manifest given with --manifest ({})", given.display());
         Some(given.clone())
     } else if let Some((vault, _)) = &unlocked {
-        match fetch_remote_manifest(vault, &fetcher, store::CURRENT, &manifest_path) {
+        match fetch_remote_manifest(vault, &fetcher, None, &manifest_path) {
             Ok(true) => {
                 manifest_note = "the remote's own manifest (.vaultdrill/manifest.jsonl)".into();
                 from_remote = true;

@@ -1,0 +1,679 @@
+//! `vaultdrill restore`: a gocryptfs fixture vault (made by the real
+//! gocryptfs) pushed to a local folder or to the S3 endpoint of `rclone
+//! serve s3`, restored whole or in part, with the password or the master
+//! key alone, damaged, interrupted with kill -9 and resumed, and into
+//! destinations the guards must refuse.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const REMOTE: &str = "s3test:bucket/vault";
+
+/// The fixture vault pushed to a local folder, with its state directory.
+struct Setup {
+    tmp: TempDir,
+    vault: PathBuf,
+    remote: PathBuf,
+    state: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let (tmp, vault) = unpack("default");
+        let state = tmp.path().join("state");
+        let remote = tmp.path().join("disk/vault");
+        fs::create_dir_all(&remote).unwrap();
+        let s = Setup {
+            tmp,
+            vault,
+            remote,
+            state,
+        };
+        s.push_to(&s.remote.clone(), &[]);
+        s
+    }
+
+    fn push_to(&self, remote: &Path, extra: &[&str]) {
+        let out = vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &self.state)
+            .arg("push")
+            .arg(&self.vault)
+            .arg(remote)
+            .args(["-q", "--passfile"])
+            .arg(password_file())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Pushed to the S3 endpoint too.
+    fn on_s3(&self) -> S3Server {
+        let server = S3Server::start();
+        let config = server.config.to_str().unwrap().to_string();
+        self.push_to(Path::new(REMOTE), &["--rclone-config", &config]);
+        server
+    }
+
+    fn dest(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `vaultdrill restore SOURCE DEST --json` with this state directory
+    /// (the password unless a key is given).
+    fn restore(&self, source: &str, dest: &Path, extra: &[&str]) -> Run {
+        let mut cmd = vaultdrill();
+        cmd.env("VAULTDRILL_STATE_DIR", &self.state)
+            .args(["restore", source])
+            .arg(dest)
+            .arg("--json")
+            .arg("--report")
+            .arg(self.tmp.path().join("restore.md"));
+        if !extra.contains(&"--masterkey-file") && !extra.contains(&"--passfile") {
+            cmd.arg("--passfile").arg(password_file());
+        }
+        run_json(cmd.args(extra))
+    }
+
+    fn local(&self) -> String {
+        self.remote.to_str().unwrap().to_string()
+    }
+
+    /// The object on the remote that holds plaintext `plain`.
+    fn object(&self, plain: &str) -> PathBuf {
+        let in_vault = cipher_path_of(&self.vault, plain);
+        self.remote.join(
+            in_vault
+                .strip_prefix(&self.vault)
+                .expect("inside the vault"),
+        )
+    }
+
+    fn report(&self) -> String {
+        fs::read_to_string(self.tmp.path().join("restore.md")).expect("a report is written")
+    }
+}
+
+fn findings(run: &Run) -> Vec<String> {
+    run.json["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps: {}\n{}", run.json, run.stderr))
+        .iter()
+        .flat_map(|s| s["findings"].as_array().unwrap().iter())
+        .map(|f| {
+            format!(
+                "{} {} | {}",
+                f["label"].as_str().unwrap(),
+                f["path"].as_str().unwrap_or("-"),
+                f["cause"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn totals(run: &Run, key: &str) -> u64 {
+    run.json["totals"][key].as_u64().expect(key)
+}
+
+/// The restored tree equals the original (bytes, names, links, modes,
+/// mtimes), with nothing of the restore's own left in it.
+fn assert_restored(dest: &Path, want: &BTreeMap<String, Expected>, context: &str) {
+    assert!(
+        !dest.join(".vaultdrill-restore").exists(),
+        "{context}: the work folder is removed once complete"
+    );
+    assert_same_tree(&snapshot(dest), want, context);
+    assert_no_temp_files(dest);
+}
+
+/// Every regular file under `dest` (outside the work folder) is one of
+/// the original's, whole: never a half file under a final name.
+fn assert_only_whole_files(dest: &Path, want: &BTreeMap<String, Expected>) -> usize {
+    let mut n = 0;
+    for (path, got) in snapshot(dest) {
+        if path.starts_with(".vaultdrill-restore") || got.kind != "file" {
+            continue;
+        }
+        let w = want
+            .get(&path)
+            .unwrap_or_else(|| panic!("unexpected {path}"));
+        assert_eq!(got.sha256, w.sha256, "{path} is whole");
+        n += 1;
+    }
+    n
+}
+
+fn subset(
+    want: &BTreeMap<String, Expected>,
+    keep: impl Fn(&str) -> bool,
+) -> BTreeMap<String, Expected> {
+    want.iter()
+        .filter(|(p, _)| keep(p))
+        .map(|(p, e)| (p.clone(), e.clone()))
+        .collect()
+}
+
+#[test]
+fn a_full_restore_from_a_local_folder_equals_the_original_tree() {
+    let s = Setup::new();
+    let dest = s.dest("restored");
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(run.json["verdict"], "verified");
+    assert_eq!(run.json["complete"], true);
+    let want = expected("default");
+    assert_restored(&dest, &want, "full restore");
+    let files = want.values().filter(|e| e.kind == "file").count() as u64;
+    assert_eq!(totals(&run, "files"), files);
+    assert_eq!(totals(&run, "files_restored"), files);
+    assert_eq!(totals(&run, "bytes_downloaded"), 0, "read in place");
+    let report = s.report();
+    assert!(
+        report.lines().next().unwrap().starts_with("# RESTORED"),
+        "{report}"
+    );
+    assert!(report.contains("## Not restored\n\nNothing."), "{report}");
+
+    // Run again into the finished folder: it is not an earlier restore any
+    // more (no marker), so the guard asks for --force; with it, everything
+    // is hashed again and counts as restored, nothing is rewritten.
+    let again = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("not empty"), "{}", again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let forced = s.restore(&s.local(), &dest, &["--force"]);
+    assert_eq!(forced.code, 0, "{:#?}", findings(&forced));
+    assert_eq!(totals(&forced, "files_rechecked"), files);
+    assert_eq!(totals(&forced, "files_restored"), 0);
+    assert_restored(&dest, &want, "forced again");
+}
+
+#[test]
+fn a_partial_restore_by_path_fetches_only_what_it_needs() {
+    let s = Setup::new();
+    let server = s.on_s3();
+    // An rclone that logs every --files-from list it is given.
+    let log = s.tmp.path().join("lists.log");
+    let wrapper = s.tmp.path().join("rclone-logs");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nargs=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = --files-from ]; then cat \"${{args[$((i+1))]}}\" >> {log}; fi\ndone\nexec {real} \"$@\"\n",
+            log = log.display(),
+            real = require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let want = expected("default");
+    let dir = want
+        .values()
+        .find(|e| {
+            e.kind == "dir"
+                && !e.path.contains('/')
+                && want.keys().any(|k| k.starts_with(&format!("{}/", e.path)))
+        })
+        .expect("a folder with contents")
+        .path
+        .clone();
+    let file = want
+        .values()
+        .find(|e| e.kind == "file" && !e.path.contains('/'))
+        .expect("a top-level file")
+        .path
+        .clone();
+    let dest = s.dest("part");
+    let config = server.config.to_str().unwrap().to_string();
+    let run = s.restore(
+        REMOTE,
+        &dest,
+        &[
+            "--path",
+            &dir,
+            "--path",
+            &file,
+            "--rclone-config",
+            &config,
+            "--rclone",
+            wrapper.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    let part = subset(&want, |p| {
+        p == file || p == dir || p.starts_with(&format!("{dir}/"))
+    });
+    assert_restored(&dest, &part, "partial restore");
+    let files = part.values().filter(|e| e.kind == "file").count();
+    assert_eq!(totals(&run, "files_restored") as usize, files);
+    // Fetched: the config and the root's diriv, the manifest folder's diriv
+    // and manifest, and one object per restored file; nothing else.
+    let listed: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed.len(), 4 + files, "{listed:#?}");
+}
+
+#[test]
+fn the_master_key_restores_without_gocryptfs_conf_from_s3() {
+    let s = Setup::new();
+    let server = s.on_s3();
+    server.rclone(&["deletefile", &format!("{REMOTE}/gocryptfs.conf")]);
+    let config = server.config.to_str().unwrap().to_string();
+    // The password has nothing to open: damage, said with the way out.
+    let run = s.restore(REMOTE, &s.dest("pw"), &["--rclone-config", &config]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let unlock = &run.json["steps"][1];
+    assert_eq!(unlock["status"], "failed");
+    assert!(
+        unlock["summary"]
+            .as_str()
+            .unwrap()
+            .contains("--masterkey-file"),
+        "{unlock}"
+    );
+    // The master key alone: the flags come from the ciphertext.
+    let dest = s.dest("mk");
+    let key = masterkey_file("default");
+    let run = s.restore(
+        REMOTE,
+        &dest,
+        &[
+            "--masterkey-file",
+            key.to_str().unwrap(),
+            "--rclone-config",
+            &config,
+        ],
+    );
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert!(
+        run.json["steps"][1]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("detected from the ciphertext")
+    );
+    assert_restored(&dest, &expected("default"), "master key, no config");
+    assert!(totals(&run, "bytes_downloaded") > 0);
+
+    // A wrong master key is refused (3), and nothing is restored.
+    let wrong = s.tmp.path().join("wrong-key");
+    fs::copy(masterkey_file("aessiv"), &wrong).unwrap();
+    let run = s.restore(
+        REMOTE,
+        &s.dest("wrong"),
+        &[
+            "--masterkey-file",
+            wrong.to_str().unwrap(),
+            "--rclone-config",
+            &config,
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.json["steps"][1]["status"], "refused");
+    assert_eq!(
+        fs::read_dir(s.dest("wrong")).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_wrong_password_is_refused() {
+    let s = Setup::new();
+    let wrong = s.tmp.path().join("wrong");
+    fs::write(&wrong, "not the password\n").unwrap();
+    let dest = s.dest("out");
+    let run = s.restore(&s.local(), &dest, &["--passfile", wrong.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(s.report().starts_with("# NOT RESTORED"), "{}", s.report());
+}
+
+#[test]
+fn damaged_objects_are_reported_while_the_rest_is_restored_then_a_repair_finishes_it() {
+    let s = Setup::new();
+    add_plain_file(&s.vault, "twin-a", &content("twin-a", 10_000));
+    add_plain_file(&s.vault, "twin-b", &content("twin-b", 10_000));
+    s.push_to(&s.remote.clone(), &[]);
+    // A flipped byte, a deleted object, and two equal-size objects swapped
+    // (each authenticates: only the manifest's BLAKE3 sees it).
+    let flipped = s.object("size-20000");
+    let mut bytes = fs::read(&flipped).unwrap();
+    bytes[5000] ^= 0x40;
+    fs::write(&flipped, bytes).unwrap();
+    fs::remove_file(s.object("size-4097")).unwrap();
+    let (a, b) = (s.object("twin-a"), s.object("twin-b"));
+    let tmp = s.tmp.path().join("swap");
+    fs::rename(&a, &tmp).unwrap();
+    fs::rename(&b, &a).unwrap();
+    fs::rename(&tmp, &b).unwrap();
+
+    let dest = s.dest("out");
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let all = findings(&run);
+    let has = |path: &str, cause: &str| {
+        all.iter()
+            .any(|f| f.starts_with(&format!("DAMAGED {path} |")) && f.contains(cause))
+    };
+    assert!(has("size-20000", "authentication failed"), "{all:#?}");
+    assert!(has("size-4097", "remote"), "{all:#?}");
+    assert!(has("twin-a", "BLAKE3"), "{all:#?}");
+    assert!(has("twin-b", "BLAKE3"), "{all:#?}");
+    assert_eq!(all.len(), 4, "{all:#?}");
+    for gone in ["size-20000", "size-4097", "twin-a", "twin-b"] {
+        assert!(!dest.join(gone).exists(), "{gone} is not restored");
+    }
+    let mut want = expected("default");
+    let restored = assert_only_whole_files(&dest, &want);
+    assert_eq!(restored as u64, totals(&run, "files_restored"));
+    assert_eq!(totals(&run, "files_failed"), 4);
+    assert!(
+        dest.join(".vaultdrill-restore/restore.json").is_file(),
+        "resumable"
+    );
+    let report = s.report();
+    assert!(
+        report.starts_with("# INCOMPLETE: the backup is damaged"),
+        "{report}"
+    );
+    assert!(report.contains("runbooks/restore-a-vault.md#files-that-were-not-restored"));
+    assert!(report.contains("run the same command again"), "{report}");
+
+    // The remote repaired from the vault: the same command finishes.
+    s.push_to(&s.remote.clone(), &["--checksum"]);
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(run.json["resumed"], true);
+    assert_eq!(totals(&run, "files_restored"), 4);
+    assert_eq!(totals(&run, "files_rechecked") as usize, restored);
+    for twin in ["twin-a", "twin-b"] {
+        let got = snapshot(&dest).remove(twin).unwrap();
+        assert_eq!(fs::read(dest.join(twin)).unwrap(), content(twin, 10_000));
+        want.insert(twin.into(), got);
+    }
+    assert_restored(&dest, &want, "after the repair");
+}
+
+#[test]
+fn kill_9_mid_restore_leaves_only_whole_files_and_the_same_command_resumes() {
+    let s = Setup::new();
+    let server = s.on_s3();
+    let config = server.config.to_str().unwrap().to_string();
+    // A slow rclone: every batch (one file each) waits first.
+    let wrapper = s.tmp.path().join("rclone-slow");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nsleep 0.4\nexec {} \"$@\"\n",
+            require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let dest = s.dest("out");
+    let mut child = vaultdrill_std()
+        .env("VAULTDRILL_STATE_DIR", &s.state)
+        .args(["restore", REMOTE])
+        .arg(&dest)
+        .args(["-q", "--batch", "1B", "--rclone-config", &config, "--rclone"])
+        .arg(&wrapper)
+        .arg("--passfile")
+        .arg(password_file())
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(s.tmp.path().join("killed.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let want = expected("default");
+    // Wait until a few files are in place, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if !dest.exists() {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let placed = snapshot(&dest)
+            .values()
+            .filter(|e| e.kind == "file" && !e.path.starts_with(".vaultdrill-restore"))
+            .count();
+        if placed >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        dest.exists(),
+        "{}",
+        fs::read_to_string(s.tmp.path().join("killed.log")).unwrap()
+    );
+    let placed = assert_only_whole_files(&dest, &want);
+    let files = want.values().filter(|e| e.kind == "file").count();
+    assert!(
+        placed >= 3 && placed < files,
+        "killed mid-restore: {placed} of {files}"
+    );
+    assert!(dest.join(".vaultdrill-restore/restore.json").is_file());
+    assert_no_temp_files(&dest);
+
+    // A file that a person (or a bug) changed meanwhile is found by its
+    // hash, not trusted: left alone and reported.
+    let (changed, _) = snapshot(&dest)
+        .into_iter()
+        .find(|(p, e)| {
+            e.kind == "file" && !p.starts_with(".vaultdrill-restore") && e.size > Some(0)
+        })
+        .unwrap();
+    let original = fs::read(dest.join(&changed)).unwrap();
+    let mut edited = original.clone();
+    edited[0] ^= 1;
+    fs::write(dest.join(&changed), &edited).unwrap();
+    let run = s.restore(REMOTE, &dest, &["--rclone-config", &config]);
+    assert_eq!(run.code, 4, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(run.json["resumed"], true);
+    let all = findings(&run);
+    assert!(
+        all.iter()
+            .any(|f| f.contains(&changed) && f.contains("left alone")),
+        "{all:#?}"
+    );
+    assert_eq!(
+        fs::read(dest.join(&changed)).unwrap(),
+        edited,
+        "never overwritten"
+    );
+
+    // Put back, the same command finishes: what was there is hashed again.
+    fs::write(dest.join(&changed), &original).unwrap();
+    let mtime = want[&changed].mtime_ns;
+    let t = filetime_of(mtime);
+    filetime_set(&dest.join(&changed), t);
+    let run = s.restore(REMOTE, &dest, &["--rclone-config", &config]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert!(totals(&run, "files_rechecked") as usize >= placed);
+    assert_restored(&dest, &want, "resumed after kill -9");
+}
+
+fn filetime_of(ns: i128) -> (i64, i64) {
+    ((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
+}
+
+fn filetime_set(path: &Path, (sec, nsec): (i64, i64)) {
+    let status = std::process::Command::new("touch")
+        .arg("-m")
+        .arg("-d")
+        .arg(format!("@{sec}.{nsec:09}"))
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn vaultdrill_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vaultdrill"));
+    cmd.env_remove("XDG_RUNTIME_DIR");
+    cmd
+}
+
+#[test]
+fn destinations_the_guards_refuse() {
+    let s = Setup::new();
+    // Inside the source.
+    let run = s.restore(&s.local(), &s.remote.join("restored"), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("inside the source"), "{}", run.stderr);
+    assert!(!s.remote.join("restored").exists());
+
+    // Not empty, not an earlier restore: refused, then --force restores
+    // beside what is there, leaves a file in the way alone and says so.
+    let dest = s.dest("busy");
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(dest.join("mine.txt"), b"keep me").unwrap();
+    let want = expected("default");
+    let (in_the_way, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
+        .unwrap();
+    fs::write(dest.join(in_the_way), b"also mine").unwrap();
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        run.stderr
+    );
+    let run = s.restore(&s.local(), &dest, &["--force"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let all = findings(&run);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(
+        all[0].contains(in_the_way.as_str()) && all[0].contains("left alone"),
+        "{all:#?}"
+    );
+    assert_eq!(fs::read(dest.join("mine.txt")).unwrap(), b"keep me");
+    assert_eq!(fs::read(dest.join(in_the_way)).unwrap(), b"also mine");
+    assert_only_whole_files(
+        &dest,
+        &subset(&want, |p| p != in_the_way.as_str())
+            .into_iter()
+            .chain([
+                ("mine.txt".to_string(), snapshot(&dest)["mine.txt"].clone()),
+                (
+                    in_the_way.clone(),
+                    snapshot(&dest)[in_the_way.as_str()].clone(),
+                ),
+            ])
+            .collect(),
+    );
+
+    // An earlier restore of another vault: refused.
+    let other = s.dest("other");
+    fs::create_dir_all(other.join(".vaultdrill-restore")).unwrap();
+    fs::write(
+        other.join(".vaultdrill-restore/restore.json"),
+        format!(
+            r#"{{"vault_id":"{}","source":"x","started":"y"}}"#,
+            "0".repeat(32)
+        ),
+    )
+    .unwrap();
+    fs::write(other.join("theirs"), b"x").unwrap();
+    let run = s.restore(&s.local(), &other, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("another vault"), "{}", run.stderr);
+
+    // A --path that matches nothing: could not run, said.
+    let run = s.restore(&s.local(), &s.dest("nothing"), &["--path", "no/such/thing"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.json["steps"][2]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no/such/thing"),
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn a_full_disk_is_refused_before_anything_is_written() {
+    // A 1 MiB tmpfs for a vault with a 2 MiB file (root: mount).
+    let s = Setup::new();
+    add_plain_file(&s.vault, "big", &content("big", 2 << 20));
+    s.push_to(&s.remote.clone(), &[]);
+    let mnt = s.dest("small-disk");
+    fs::create_dir_all(&mnt).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .expect("mount runs");
+    assert!(status.success(), "mounting a tmpfs (the tests run as root)");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let run = s.restore(&s.local(), &mnt, &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let summary = run.json["steps"][2]["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        summary.contains("not enough space") && summary.contains("free"),
+        "{summary}"
+    );
+    assert!(summary.contains("MiB"), "names the space needed: {summary}");
+    let entries: Vec<_> = fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        entries,
+        vec![std::ffi::OsString::from(".vaultdrill-restore")],
+        "only the marker"
+    );
+
+    // A partial restore that fits goes through on the same disk.
+    let run = s.restore(&s.local(), &mnt, &["--path", "size-20000"]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(
+        sha256_file(&mnt.join("size-20000")),
+        expected("default")["size-20000"].sha256.clone().unwrap()
+    );
+}
+
+#[test]
+fn a_restore_report_and_json_name_no_secret() {
+    let s = Setup::new();
+    let dest = s.dest("out");
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 0);
+    let password = fs::read_to_string(password_file()).unwrap();
+    let password = password.trim();
+    let key = fs::read_to_string(masterkey_file("default")).unwrap();
+    let key_hex: String = key.chars().filter(char::is_ascii_hexdigit).collect();
+    for text in [run.json.to_string(), run.stderr.clone(), s.report()] {
+        assert!(!text.contains(password));
+        assert!(!text.to_lowercase().contains(&key_hex.to_lowercase()));
+    }
+    let _: Value = run.json;
+}
