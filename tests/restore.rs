@@ -332,6 +332,39 @@ fn the_master_key_restores_without_gocryptfs_conf_from_s3() {
 }
 
 #[test]
+fn an_older_manifest_restores_the_vault_as_it_was() {
+    let s = Setup::new();
+    add_plain_file(&s.vault, "added-later", b"not in the first push");
+    s.push_to(&s.remote.clone(), &[]);
+    // The current manifest has the new file.
+    let dest = s.dest("now");
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 0, "{:#?}", findings(&run));
+    assert!(dest.join("added-later").is_file());
+    // The kept one (`manifest-<time>.jsonl`, any prefix of its time) does not.
+    let dest = s.dest("before");
+    let run = s.restore(&s.local(), &dest, &["--manifest", "20"]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert!(
+        run.json["manifest"]
+            .as_str()
+            .unwrap()
+            .contains("kept manifest"),
+        "{}",
+        run.json["manifest"]
+    );
+    assert_restored(&dest, &expected("default"), "the first push's manifest");
+    // An unknown version lists those the remote keeps.
+    let run = s.restore(&s.local(), &s.dest("none"), &["--manifest", "1999"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let said = run.json["steps"][0]["summary"].as_str().unwrap();
+    assert!(
+        said.contains("manifest-20") && said.contains("manifest.jsonl"),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_wrong_password_is_refused() {
     let s = Setup::new();
     let wrong = s.tmp.path().join("wrong");
@@ -429,7 +462,14 @@ fn kill_9_mid_restore_leaves_only_whole_files_and_the_same_command_resumes() {
         .env("VAULTDRILL_STATE_DIR", &s.state)
         .args(["restore", REMOTE])
         .arg(&dest)
-        .args(["-q", "--batch", "1B", "--rclone-config", &config, "--rclone"])
+        .args([
+            "-q",
+            "--batch",
+            "1B",
+            "--rclone-config",
+            &config,
+            "--rclone",
+        ])
         .arg(&wrapper)
         .arg("--passfile")
         .arg(password_file())
