@@ -717,3 +717,269 @@ fn a_restore_report_and_json_name_no_secret() {
     }
     let _: Value = run.json;
 }
+
+#[test]
+fn a_network_cut_stops_with_4_and_the_same_command_finishes() {
+    let s = Setup::new();
+    let server = s.on_s3();
+    let config = server.config.to_str().unwrap().to_string();
+    // An rclone whose fourth download fails (the first three fetch the
+    // config, the manifest folder's diriv and the manifest).
+    let count = s.tmp.path().join("calls");
+    let wrapper = s.tmp.path().join("rclone-cut");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nif [[ \" $* \" == *' copy '* ]]; then n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 )); echo $n > {count}\n  if [ $n -ge 6 ]; then echo 'Failed to copy: connection reset by peer' >&2; exit 1; fi\nfi\nexec {real} \"$@\"\n",
+            count = count.display(),
+            real = require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let dest = s.dest("out");
+    let run = s.restore(
+        REMOTE,
+        &dest,
+        &[
+            "--batch",
+            "1B",
+            "--rclone-config",
+            &config,
+            "--rclone",
+            wrapper.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let said = run.json["steps"][2]["summary"].as_str().unwrap();
+    assert!(
+        said.contains("connection reset") && said.contains("same command again"),
+        "{said}"
+    );
+    let want = expected("default");
+    let placed = assert_only_whole_files(&dest, &want);
+    assert_eq!(placed, 2, "the two batches fetched before the cut");
+    assert!(
+        !dest.join(".vaultdrill-restore/objects").exists(),
+        "fetched ciphertext removed"
+    );
+    let run = s.restore(REMOTE, &dest, &["--rclone-config", &config]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(totals(&run, "files_rechecked"), 2);
+    assert_restored(&dest, &want, "after the cut");
+}
+
+#[test]
+fn ctrl_c_keeps_what_is_restored_and_the_marker() {
+    let s = Setup::new();
+    let server = s.on_s3();
+    let config = server.config.to_str().unwrap().to_string();
+    let wrapper = s.tmp.path().join("rclone-slow");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nsleep 0.3\nexec {} \"$@\"\n",
+            require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let dest = s.dest("out");
+    let child = vaultdrill_std()
+        .env("VAULTDRILL_STATE_DIR", &s.state)
+        .args(["restore", REMOTE])
+        .arg(&dest)
+        .args(["--batch", "1B", "--rclone-config", &config, "--rclone"])
+        .arg(&wrapper)
+        .arg("--passfile")
+        .arg(password_file())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !dest.join(".vaultdrill-restore/objects").exists() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    let work: Vec<_> = fs::read_dir(dest.join(".vaultdrill-restore"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        work,
+        vec![std::ffi::OsString::from("restore.json")],
+        "only the marker stays"
+    );
+    assert_only_whole_files(&dest, &expected("default"));
+    assert_no_temp_files(&dest);
+}
+
+#[test]
+fn a_hostile_manifest_or_a_planted_link_cannot_steer_writes_out_of_dest() {
+    let s = Setup::new();
+    // A plaintext manifest (--manifest FILE) whose paths climb out, and
+    // one under a folder that is a symlink to elsewhere in DEST.
+    let copy = fs::read_dir(s.state.join("vaults"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("manifest.jsonl"))
+        .find(|p| p.is_file())
+        .expect("the local copy of the manifest");
+    let text = fs::read_to_string(&copy).unwrap();
+    let want = expected("default");
+    let (victim, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
+        .unwrap();
+    let hostile = text.replace(&format!("\"path\":\"{victim}\""), "\"path\":\"../escaped\"");
+    assert_ne!(hostile, text, "the manifest names {victim}");
+    // With a trailer that matches (a reader refuses an edited manifest
+    // otherwise): the hostile path itself must be refused.
+    let lines: Vec<&str> = hostile.lines().collect();
+    let records = &lines[1..lines.len() - 1];
+    let mut digest = blake3::Hasher::new();
+    for line in records {
+        digest.update(line.as_bytes());
+        digest.update(b"\n");
+    }
+    let mut trailer: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+    trailer["trailer"]["records_blake3"] = Value::from(digest.finalize().to_hex().to_string());
+    let hostile = format!("{}\n{}\n{trailer}\n", lines[0], records.join("\n"));
+    let manifest = s.tmp.path().join("hostile.jsonl");
+    fs::write(&manifest, hostile).unwrap();
+    let dest = s.dest("out");
+    let run = s.restore(
+        &s.local(),
+        &dest,
+        &["--manifest", manifest.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let all = findings(&run);
+    assert!(
+        all.iter()
+            .any(|f| f.contains("../escaped") && f.contains("not a plain relative path")),
+        "{all:#?}"
+    );
+    assert!(
+        !s.tmp.path().join("escaped").exists(),
+        "nothing written outside DEST"
+    );
+
+    // A folder of the vault replaced in DEST by a link to elsewhere: the
+    // files under it are not written through the link.
+    let (dir, _) = want
+        .iter()
+        .find(|(p, e)| {
+            e.kind == "dir"
+                && want
+                    .keys()
+                    .any(|k| k.starts_with(&format!("{p}/")) && want[k].kind == "file")
+        })
+        .unwrap();
+    let elsewhere = s.tmp.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let dest = s.dest("planted");
+    fs::create_dir_all(dest.join(dir).parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dest.join(dir)).unwrap();
+    let run = s.restore(&s.local(), &dest, &["--force"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        findings(&run)
+            .iter()
+            .any(|f| f.contains(dir.as_str()) && f.contains("left alone")),
+        "{:#?}",
+        findings(&run)
+    );
+    assert_eq!(
+        fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+}
+
+#[test]
+fn a_registered_name_is_a_source_with_its_password_source() {
+    let s = Setup::new();
+    let registry = s.tmp.path().join("config.toml");
+    fs::write(
+        &registry,
+        format!(
+            "[vaults.thesis]\nfolder = {:?}\nremote = {:?}\npassfile = {:?}\n",
+            s.vault.to_str().unwrap(),
+            s.remote.to_str().unwrap(),
+            password_file().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let dest = s.dest("by-name");
+    let run = run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", &s.state)
+            .arg("--registry")
+            .arg(&registry)
+            .args(["restore", "thesis"])
+            .arg(&dest)
+            .arg("--json")
+            .arg("--report")
+            .arg(s.tmp.path().join("restore.md")),
+    );
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(run.json["source"], s.local());
+    assert_restored(&dest, &expected("default"), "by name");
+}
+
+#[test]
+fn a_disk_that_fills_mid_restore_stops_cleanly_and_resumes_once_there_is_room() {
+    // Bytes are checked first; inodes are not: a tmpfs with 12 inodes fills
+    // up part way (root: mount).
+    let s = Setup::new();
+    let mnt = s.dest("few-inodes");
+    fs::create_dir_all(&mnt).unwrap();
+    let status = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64m,nr_inodes=12,mode=0700",
+            "tmpfs",
+        ])
+        .arg(&mnt)
+        .status()
+        .expect("mount runs");
+    assert!(status.success(), "mounting a tmpfs (the tests run as root)");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let run = s.restore(&s.local(), &mnt, &[]);
+    assert_eq!(run.code, 4, "{:#?}\n{}", findings(&run), run.stderr);
+    let said = run.json["steps"][2]["summary"].as_str().unwrap();
+    assert!(
+        said.contains("the disk is full") && said.contains("same command again"),
+        "{said}"
+    );
+    let want = expected("default");
+    let placed = assert_only_whole_files(&mnt, &want);
+    assert!(placed < want.values().filter(|e| e.kind == "file").count());
+    assert_no_temp_files(&mnt);
+    // Room made: the same command finishes.
+    let status = std::process::Command::new("mount")
+        .args(["-o", "remount,nr_inodes=1000"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = s.restore(&s.local(), &mnt, &[]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_restored(&mnt, &want, "after the disk had room again");
+}

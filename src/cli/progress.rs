@@ -3,11 +3,17 @@
 
 use std::io::IsTerminal;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vaultdrill::progress::{NoProgress, Progress};
 
 pub struct Bar {
     bar: ProgressBar,
+    /// The stage's name, and its files done and to do (when known).
+    stage: std::sync::Mutex<String>,
+    files_done: AtomicU64,
+    files_total: AtomicU64,
 }
 
 impl Bar {
@@ -24,7 +30,12 @@ impl Bar {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        Some(Bar { bar })
+        Some(Bar {
+            bar,
+            stage: std::sync::Mutex::new(String::new()),
+            files_done: AtomicU64::new(0),
+            files_total: AtomicU64::new(0),
+        })
     }
 
     /// A bar unless the output is JSON (or quiet, or not a terminal).
@@ -38,8 +49,22 @@ impl Bar {
 }
 
 impl Progress for Bar {
-    fn set_total(&self, _files: u64, bytes: u64) {
+    fn set_total(&self, files: u64, bytes: u64) {
+        self.files_total.store(files, Ordering::Relaxed);
         self.bar.set_length(bytes);
+    }
+
+    fn add_file(&self) {
+        let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.files_total.load(Ordering::Relaxed);
+        if total > 0 && (done % 64 == 0 || done == total) {
+            let stage = self.stage.lock().map(|s| s.clone()).unwrap_or_default();
+            self.bar.set_message(
+                format!("{stage} {done}/{total} files")
+                    .trim_start()
+                    .to_string(),
+            );
+        }
     }
 
     fn add_bytes(&self, bytes: u64) {
@@ -47,6 +72,11 @@ impl Progress for Bar {
     }
 
     fn stage(&self, name: &str) {
+        if let Ok(mut stage) = self.stage.lock() {
+            *stage = name.to_string();
+        }
+        self.files_done.store(0, Ordering::Relaxed);
+        self.files_total.store(0, Ordering::Relaxed);
         self.bar.reset();
         self.bar.set_length(0);
         self.bar.set_message(name.to_string());
