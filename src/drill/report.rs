@@ -300,7 +300,7 @@ pub fn junit(o: &Outcome) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::outcome::{Coverage, Estimate, Finding, Step, StepKind};
     use super::*;
 
@@ -410,7 +410,7 @@ mod tests {
 
     /// Compares `text` with the golden file `name` in testdata/golden;
     /// `VAULTDRILL_BLESS=1` rewrites it (then review the diff).
-    fn golden(name: &str, text: &str) {
+    pub(crate) fn golden(name: &str, text: &str) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testdata/golden")
             .join(name);

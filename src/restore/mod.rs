@@ -181,7 +181,14 @@ pub fn restore(o: &RestoreOptions<'_>, key: Key) -> Result<RestoreOutcome, DestE
             StepKind::Finish,
         ]
         .into_iter()
-        .map(Step::new)
+        .map(|kind| {
+            let mut step = Step::new(kind);
+            if kind == StepKind::UnlockMasterKey {
+                // No config is regenerated here: the key opens the objects.
+                step.title = "Unlock with the master key";
+            }
+            step
+        })
         .collect(),
         totals: Totals::default(),
         reproduce: o.reproduce.clone(),

@@ -185,3 +185,127 @@ pub fn markdown(o: &RestoreOutcome) -> String {
     let _ = writeln!(m, "```");
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{RestoreOutcome, Totals};
+    use super::*;
+    use crate::drill::outcome::{Finding, Step, StepKind, verdict};
+    use crate::drill::report::tests::golden;
+
+    /// A resumed restore that met damage, with a hostile name.
+    fn damaged() -> RestoreOutcome {
+        let mut steps: Vec<Step> = [
+            StepKind::Locate,
+            StepKind::UnlockPassword,
+            StepKind::Restore,
+            StepKind::Finish,
+        ]
+        .into_iter()
+        .map(Step::new)
+        .collect();
+        for (step, status, ran, summary) in [
+            (
+                0,
+                StepStatus::Passed,
+                "fetched gocryptfs.conf",
+                "the manifest lists what to restore",
+            ),
+            (
+                1,
+                StepStatus::Passed,
+                "",
+                "the password opened the remote's gocryptfs.conf",
+            ),
+            (
+                2,
+                StepStatus::Failed,
+                "rclone copy b2:bucket/vault WORK --files-from LIST",
+                "25 of 27 files restored and verified; 2 not restored (listed below)",
+            ),
+            (
+                3,
+                StepStatus::Passed,
+                "set modes",
+                "4 folders, 1 symlinks, 0 FIFOs",
+            ),
+        ] {
+            steps[step].status = status;
+            steps[step].ran = ran.into();
+            steps[step].summary = summary.into();
+            steps[step].seconds = 1.5;
+        }
+        steps[2].findings = vec![
+            Finding {
+                label: "DAMAGED",
+                path: Some("photos/a|b`c.jpg".into()),
+                object: "Xk2/abc".into(),
+                cause: "missing on the remote".into(),
+            },
+            Finding {
+                label: "DAMAGED",
+                path: Some("thesis/ch1.md".into()),
+                object: "Xk2/def".into(),
+                cause: "block 3: authentication failed".into(),
+            },
+        ];
+        let mut o = RestoreOutcome {
+            verdict: ExitStatus::CouldNotRun,
+            source: "b2:bucket/vault".into(),
+            dest: "/home/ann/restored".into(),
+            vault_id: Some("ab".repeat(16)),
+            paths: vec![],
+            manifest: "the remote's own manifest, made 2026-12-01T10:00:00Z".into(),
+            started: "2026-12-05T02:00:00Z".into(),
+            tool: "vaultdrill 0.1.0".into(),
+            seconds: 12.0,
+            resumed: true,
+            complete: false,
+            steps,
+            totals: Totals {
+                files: 27,
+                bytes: 30 << 20,
+                files_restored: 5,
+                bytes_restored: 5 << 20,
+                files_rechecked: 20,
+                bytes_rechecked: 20 << 20,
+                files_failed: 2,
+                dirs: 4,
+                symlinks: 1,
+                specials: 0,
+                bytes_downloaded: 6 << 20,
+                download_seconds: 2.0,
+                restore_seconds: 1.0,
+            },
+            reproduce: vec!["vaultdrill restore b2:bucket/vault /home/ann/restored".into()],
+        };
+        o.verdict = verdict(&o.steps);
+        o
+    }
+
+    #[test]
+    fn damaged_restore_report_is_as_golden() {
+        let o = damaged();
+        assert_eq!(o.verdict, ExitStatus::Damaged);
+        let text = markdown(&o);
+        assert!(text.starts_with("# INCOMPLETE: the backup is damaged; 25 of 27 files"));
+        golden("restore-damaged.md", &text);
+    }
+
+    #[test]
+    fn complete_restore_report_is_as_golden() {
+        let mut o = damaged();
+        for step in &mut o.steps {
+            step.status = StepStatus::Passed;
+            step.findings.clear();
+        }
+        o.totals.files_failed = 0;
+        o.totals.files_restored = 7;
+        o.complete = true;
+        o.verdict = verdict(&o.steps);
+        assert_eq!(o.verdict, ExitStatus::Verified);
+        let text = markdown(&o);
+        assert!(text.starts_with("# RESTORED: the vault from `b2:bucket/vault`"));
+        golden("restore-complete.md", &text);
+    }
+}
