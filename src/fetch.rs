@@ -83,6 +83,37 @@ impl<'a> Fetcher<'a> {
         }
     }
 
+    /// The objects directly in the remote's folder `dir` (relative paths,
+    /// `dir/name`).
+    pub fn list_folder(&self, dir: &str) -> Result<Vec<String>, String> {
+        let mut names = Vec::new();
+        match self.source {
+            Source::Local(root) => match fs::read_dir(root.join(dir)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", root.join(dir).display())),
+                Ok(listing) => {
+                    for entry in listing {
+                        let entry = entry.map_err(|e| e.to_string())?;
+                        if entry.file_type().map_err(|e| e.to_string())?.is_file() {
+                            names.push(format!("{dir}/{}", entry.file_name().to_string_lossy()));
+                        }
+                    }
+                }
+            },
+            Source::Rclone(rclone, remote) => {
+                let folder = format!("{}/{dir}", remote.trim_end_matches('/'));
+                rclone
+                    .list(&folder, None, |object| {
+                        if !object.path.contains('/') {
+                            names.push(format!("{dir}/{}", object.path));
+                        }
+                    })
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(names)
+    }
+
     /// Fetches the objects named (relative paths) into `dest`; missing
     /// ones and unsafe names are skipped (the caller checks what arrived).
     pub fn fetch(&self, names: &[&str], dest: &Path) -> io::Result<()> {
@@ -156,14 +187,15 @@ pub fn move_into(incoming: &Path, vault: &Path, names: &[&str]) -> io::Result<()
 /// The flags of a vault whose config is gone, from the master key and a
 /// few of its objects: the dirivs of the top-level folders (names) and the
 /// 16 smallest files with content (ciphers), fetched into `work` (removed
-/// after). `vault_dir` must hold the root's diriv. `None` when that does
-/// not settle them.
+/// after). `vault_dir` must hold the root's diriv. `Ok(None)` when the
+/// objects do not settle them (a wrong key authenticates none); `Err` when
+/// the remote could not be listed or read.
 pub fn detect_from_remote(
     fetcher: &Fetcher<'_>,
     vault_dir: &Path,
     work: &Path,
     mk: &MasterKey,
-) -> Option<crate::format::VaultLayout> {
+) -> Result<Option<crate::format::VaultLayout>, String> {
     use std::collections::BinaryHeap;
     let mut dirivs: Vec<String> = Vec::new();
     let mut smallest: BinaryHeap<(i64, String)> = BinaryHeap::new();
@@ -189,24 +221,32 @@ pub fn detect_from_remote(
                 }
             }
         })
-        .ok()?;
+        .map_err(|e| format!("listing the remote: {e}"))?;
     let names: Vec<&str> = dirivs
         .iter()
         .map(String::as_str)
         .chain(smallest.iter().map(|(_, p)| p.as_str()))
         .collect();
+    let local = |e: io::Error| format!("{}: {e}", work.display());
     let _ = fs::remove_dir_all(work);
-    fs::create_dir_all(work).ok()?;
-    fs::copy(
+    fs::create_dir_all(work).map_err(local)?;
+    if fs::copy(
         vault_dir.join("gocryptfs.diriv"),
         work.join("gocryptfs.diriv"),
     )
-    .ok()?;
+    .is_err()
+    {
+        // No root diriv: plaintext names, or a damaged root; the contents
+        // still tell the cipher.
+    }
     let found = fetcher
         .fetch(&names, work)
-        .ok()
-        .and_then(|()| detect_layout(work, mk, &Hints::default()).ok())
-        .map(|d| d.layout);
+        .map_err(|e| format!("fetching a few objects: {e}"))
+        .map(|()| {
+            detect_layout(work, mk, &Hints::default())
+                .ok()
+                .map(|d| d.layout)
+        });
     let _ = fs::remove_dir_all(work);
     found
 }
@@ -246,16 +286,7 @@ pub fn fetch_remote_manifest(
         return Ok(false);
     }
     if version.is_some() {
-        let mut names: Vec<String> = Vec::new();
-        let prefix = format!("{dir}/");
-        fetcher
-            .lister()
-            .list(None, &mut |object| {
-                if object.path.starts_with(&prefix) && !object.path[prefix.len()..].contains('/') {
-                    names.push(object.path);
-                }
-            })
-            .map_err(|e| could_not(e.to_string()))?;
+        let names = fetcher.list_folder(&dir).map_err(could_not)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         fetcher
             .fetch(&names, vault.root())

@@ -637,9 +637,10 @@ fn destinations_the_guards_refuse() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("another vault"), "{}", run.stderr);
 
-    // A --path that matches nothing: could not run, said.
+    // A --path that matches nothing: a usage error, said.
     let run = s.restore(&s.local(), &s.dest("nothing"), &["--path", "no/such/thing"]);
-    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.json["unmatched"][0], "no/such/thing");
     assert!(
         run.json["steps"][2]["summary"]
             .as_str()
@@ -715,7 +716,6 @@ fn a_restore_report_and_json_name_no_secret() {
         assert!(!text.contains(password));
         assert!(!text.to_lowercase().contains(&key_hex.to_lowercase()));
     }
-    let _: Value = run.json;
 }
 
 #[test]
@@ -982,4 +982,188 @@ fn a_disk_that_fills_mid_restore_stops_cleanly_and_resumes_once_there_is_room() 
     let run = s.restore(&s.local(), &mnt, &[]);
     assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
     assert_restored(&mnt, &want, "after the disk had room again");
+}
+
+/// The local copy of the pushed manifest with each record passed through
+/// `edit`, and a trailer that matches (so only the edit itself can be
+/// refused); written to `name` in the test's folder.
+fn edited_manifest(s: &Setup, name: &str, edit: impl Fn(&mut Value)) -> PathBuf {
+    let copy = fs::read_dir(s.state.join("vaults"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("manifest.jsonl"))
+        .find(|p| p.is_file())
+        .expect("the local copy of the manifest");
+    let text = fs::read_to_string(&copy).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut digest = blake3::Hasher::new();
+    let mut out = format!("{}\n", lines[0]);
+    for line in &lines[1..lines.len() - 1] {
+        let mut record: Value = serde_json::from_str(line).unwrap();
+        edit(&mut record);
+        let line = format!("{}\n", serde_json::to_string(&record).unwrap());
+        digest.update(line.as_bytes());
+        out.push_str(&line);
+    }
+    let mut trailer: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+    trailer["trailer"]["records_blake3"] = Value::from(digest.finalize().to_hex().to_string());
+    out.push_str(&format!("{trailer}\n"));
+    let path = s.tmp.path().join(name);
+    fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn hostile_object_names_in_a_manifest_neither_read_nor_delete_outside() {
+    // Through rclone's local backend, fetched objects are removed after
+    // each batch: a manifest naming `../x` or `/abs/x` as a file's object
+    // must not make that a removal (or a read) outside the work folder.
+    let s = Setup::new();
+    let victims = s.tmp.path().join("victims");
+    fs::create_dir_all(&victims).unwrap();
+    let (climb, absolute) = (victims.join("climb"), victims.join("absolute"));
+    fs::write(&climb, b"keep").unwrap();
+    fs::write(&absolute, b"keep").unwrap();
+    let want = expected("default");
+    let mut files = want
+        .iter()
+        .filter(|(p, e)| e.kind == "file" && !p.contains('/'));
+    let (a, b) = (
+        files.next().unwrap().0.clone(),
+        files.next().unwrap().0.clone(),
+    );
+    let dest = s.dest("out");
+    let depth = dest
+        .join(".vaultdrill-restore/objects")
+        .components()
+        .count();
+    let climb_name = format!(
+        "{}{}",
+        "../".repeat(depth),
+        climb.strip_prefix("/").unwrap().display()
+    );
+    let manifest = edited_manifest(&s, "hostile.jsonl", |r| {
+        if r["path"] == a.as_str() {
+            r["cipher_path"] = Value::from(climb_name.clone());
+        }
+        if r["path"] == b.as_str() {
+            r["cipher_path"] = Value::from(absolute.to_str().unwrap());
+        }
+    });
+    let source = format!(":local:{}", s.local());
+    let run = s.restore(&source, &dest, &["--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{:#?}\n{}", findings(&run), run.stderr);
+    let all = findings(&run);
+    for name in [&a, &b] {
+        assert!(
+            all.iter()
+                .any(|f| f.starts_with(&format!("DAMAGED {name} |"))
+                    && f.contains("object that is not a plain relative path")),
+            "{all:#?}"
+        );
+        assert!(!dest.join(name).exists());
+    }
+    assert_eq!(fs::read(&climb).unwrap(), b"keep");
+    assert_eq!(fs::read(&absolute).unwrap(), b"keep");
+    // Everything else was restored.
+    assert_only_whole_files(&dest, &want);
+    assert_eq!(totals(&run, "files_failed"), 2);
+}
+
+#[test]
+fn a_wrong_master_key_is_refused_even_with_gocryptfs_conf_there() {
+    let s = Setup::new();
+    let wrong = s.tmp.path().join("wrong-key");
+    fs::copy(masterkey_file("aessiv"), &wrong).unwrap();
+    let dest = s.dest("out");
+    let run = s.restore(
+        &s.local(),
+        &dest,
+        &["--masterkey-file", wrong.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 3, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_eq!(run.json["steps"][1]["status"], "refused");
+    assert!(
+        findings(&run).is_empty(),
+        "no file is called damaged: {:#?}",
+        findings(&run)
+    );
+}
+
+#[test]
+fn paths_an_unfinished_restore_owes_keep_the_marker_until_restored() {
+    let s = Setup::new();
+    let want = expected("default");
+    // A folder with a file in it, and a file elsewhere.
+    let (file_in_dir, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && p.matches('/').count() == 1)
+        .unwrap();
+    let dir = file_in_dir.split('/').next().unwrap().to_string();
+    let (other, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
+        .unwrap();
+    // --path DIR meets a damaged object: unfinished (exit 1).
+    let object = s.object(file_in_dir);
+    let good = fs::read(&object).unwrap();
+    let mut bad = good.clone();
+    let at = bad.len() - 1;
+    bad[at] ^= 1;
+    fs::write(&object, &bad).unwrap();
+    let dest = s.dest("out");
+    let run = s.restore(&s.local(), &dest, &["--path", &dir]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // A half-written file left by a killed run on a file system without
+    // unnamed files: ours, cleared by the next run.
+    fs::write(
+        dest.join(&dir).join(".vaultdrill-tmp-0123456789abcdef"),
+        b"half",
+    )
+    .unwrap();
+    // --path OTHER passes, but the folder still owes DIR: marker kept.
+    let run = s.restore(&s.local(), &dest, &["--path", other]);
+    assert_eq!(run.code, 0, "{:#?}", findings(&run));
+    assert_eq!(run.json["complete"], false);
+    assert_eq!(run.json["still_owed"], serde_json::json!([dir.clone()]));
+    assert!(dest.join(".vaultdrill-restore/restore.json").is_file());
+    assert!(
+        s.report().contains("An earlier, unfinished restore"),
+        "{}",
+        s.report()
+    );
+    // Repaired, --path DIR finishes it all: marker gone, temp file gone.
+    fs::write(&object, &good).unwrap();
+    let run = s.restore(&s.local(), &dest, &["--path", &dir]);
+    assert_eq!(run.code, 0, "{:#?}", findings(&run));
+    assert_eq!(run.json["complete"], true);
+    let part = subset(&want, |p| {
+        p == other || p == dir || p.starts_with(&format!("{dir}/"))
+    });
+    assert_restored(&dest, &part, "owed paths restored");
+}
+
+#[test]
+fn a_master_key_restore_names_no_secret_anywhere() {
+    let s = Setup::new();
+    let dest = s.dest("out");
+    let key = masterkey_file("default");
+    let run = s.restore(
+        &s.local(),
+        &dest,
+        &["--masterkey-file", key.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{:#?}", findings(&run));
+    let printed = fs::read_to_string(&key).unwrap();
+    let hex: String = printed.chars().filter(char::is_ascii_hexdigit).collect();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    for text in [run.json.to_string(), run.stderr.clone(), s.report()] {
+        assert!(!text.to_lowercase().contains(&hex.to_lowercase()));
+        assert!(!text.contains(&b64));
+        assert!(!text.contains(printed.trim()));
+    }
 }

@@ -126,25 +126,44 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         Some(text) if Path::new(text).is_file() => ManifestChoice::File(PathBuf::from(text)),
         Some(text) => ManifestChoice::Version(text.clone()),
     };
-    let mut reproduce = vec![format!(
-        "vaultdrill restore {} {}{}{}{}{}",
+    // The same command (it resumes), without secrets: where they come from.
+    let word = |p: &Path| shell_word(&p.display().to_string());
+    let mut line = format!(
+        "vaultdrill restore {} {}",
         shell_word(&args.source),
-        shell_word(&args.dest.display().to_string()),
-        args.paths
-            .iter()
-            .map(|p| format!(" --path {}", shell_word(&p.display().to_string())))
-            .collect::<String>(),
-        match (&args.masterkey_file, &args.passfile) {
-            (Some(f), _) => format!(" --masterkey-file {}", shell_word(&f.display().to_string())),
-            (None, Some(f)) => format!(" --passfile {}", shell_word(&f.display().to_string())),
-            _ => String::new(),
-        },
-        args.manifest
-            .as_ref()
-            .map(|m| format!(" --manifest {}", shell_word(m)))
-            .unwrap_or_default(),
-        if args.force { " --force" } else { "" },
-    )];
+        word(&args.dest)
+    );
+    for p in &args.paths {
+        line.push_str(&format!(" --path {}", word(p)));
+    }
+    match (&args.masterkey_file, &args.passfile) {
+        (Some(f), _) => line.push_str(&format!(" --masterkey-file {}", word(f))),
+        (None, Some(f)) => line.push_str(&format!(" --passfile {}", word(f))),
+        _ => {
+            for part in &args.extpass {
+                line.push_str(&format!(" --extpass {}", shell_word(part)));
+            }
+        }
+    }
+    if let Some(m) = &args.manifest {
+        line.push_str(&format!(" --manifest {}", shell_word(m)));
+    }
+    if args.force {
+        line.push_str(" --force");
+    }
+    if let Some(n) = args.transfers {
+        line.push_str(&format!(" --transfers {n}"));
+    }
+    if let Some(b) = args.batch {
+        line.push_str(&format!(" --batch {b}B"));
+    }
+    if let Some(c) = &args.rclone_config {
+        line.push_str(&format!(" --rclone-config {}", word(c)));
+    }
+    if let Some(r) = &args.rclone {
+        line.push_str(&format!(" --rclone {}", word(r)));
+    }
+    let mut reproduce = vec![line];
     if let Remote::Rclone(r) = &source {
         reproduce.push(format!("rclone lsjson -R --files-only {}", shell_word(r)));
     }
@@ -239,6 +258,14 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                     } else {
                         format!(" ({})", step.summary)
                     }
+                )?;
+            }
+            if !outcome.still_owed.is_empty() {
+                writeln!(
+                    out,
+                    "An earlier, unfinished restore into this folder (of {}) is not finished: \
+                     run it again.",
+                    outcome.still_owed.join(", ")
                 )?;
             }
             if let Some(path) = &report_path {

@@ -71,6 +71,12 @@ impl Progress for Bar {
         self.bar.inc(bytes);
     }
 
+    fn set_message(&self, msg: &str) {
+        let stage = self.stage.lock().map(|s| s.clone()).unwrap_or_default();
+        self.bar
+            .set_message(format!("{stage} {msg}").trim_start().to_string());
+    }
+
     fn stage(&self, name: &str) {
         if let Ok(mut stage) = self.stage.lock() {
             *stage = name.to_string();

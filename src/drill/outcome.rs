@@ -125,6 +125,9 @@ pub struct Finding {
     /// The object on the remote.
     pub object: String,
     pub cause: String,
+    /// What to do about it, when more precise than the step's runbook.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next: String,
 }
 
 /// One step of the drill.

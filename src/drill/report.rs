@@ -362,12 +362,14 @@ pub(crate) mod tests {
             path: Some("thesis/`final` | draft\\n<v2>.tex".into()),
             object: "AbC/dEf".into(),
             cause: "missing on the remote: this file cannot be restored from it".into(),
+            next: String::new(),
         });
         steps[5].findings.push(Finding {
             label: "DAMAGED",
             path: Some("photos/2024 & more.jpg".into()),
             object: "XyZ".into(),
             cause: "block 2: authentication failed".into(),
+            next: String::new(),
         });
         let mut o = Outcome {
             verdict: ExitStatus::Verified,

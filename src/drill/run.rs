@@ -108,6 +108,7 @@ fn finding(label: &'static str, path: Option<&Path>, object: &str, cause: String
         path: path.map(escape_path),
         object: object.to_string(),
         cause,
+        next: String::new(),
     }
 }
 
@@ -117,6 +118,7 @@ fn from_problem(p: &Problem) -> Finding {
         path: p.plain_path.as_deref().map(escape_path),
         object: escape_path(&p.cipher_path),
         cause: p.kind.to_string(),
+        next: String::new(),
     }
 }
 
@@ -391,7 +393,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     if unlocked.is_none() && !config_there && o.manifest.is_none() {
         if let Some(mk) = &o.master_key {
             o.progress.stage("detecting the flags with the master key");
-            if let Some(layout) =
+            if let Ok(Some(layout)) =
                 detect_from_remote(&fetcher, &vault_dir, &o.scratch.join("detect"), mk)
             {
                 unlocked = Some((
@@ -1204,6 +1206,7 @@ fn cross_check_step(
                     path: Some(path),
                     object,
                     cause: format!("{what}; the two implementations disagree: please report it"),
+                    next: String::new(),
                 });
             }
             let agree = r.disagreements.is_empty();

@@ -166,22 +166,47 @@ pub fn read_marker(dest: &Path) -> Option<Marker> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The paths two runs owe together (`[]` is everything).
+pub fn union(a: &[String], b: &[String]) -> Vec<String> {
+    if a.is_empty() || b.is_empty() {
+        return Vec::new();
+    }
+    let mut all: Vec<String> = a.iter().chain(b).cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Whether restoring `done` (`[]`: everything) restores all of `owed`.
+pub fn covers(done: &[String], owed: &[String]) -> bool {
+    done.is_empty()
+        || (!owed.is_empty()
+            && owed
+                .iter()
+                .all(|p| done.iter().any(|d| Path::new(p).starts_with(d))))
+}
+
 /// Once the vault is known: refuses a destination that holds an earlier
-/// restore of another vault (unless `force`), then writes the marker and
-/// returns the work folder (0700), emptied of an earlier run's leftovers
-/// except the marker.
+/// restore of another vault (unless `force`), then writes the marker (the
+/// paths it owes include an unfinished earlier run's) and returns the work
+/// folder (0700), emptied of an earlier run's leftovers except the marker,
+/// with the paths owed.
 pub fn claim(
     dest: &Path,
     prepared: &Prepared,
     marker: &Marker,
     force: bool,
-) -> Result<PathBuf, DestError> {
+) -> Result<(PathBuf, Vec<String>), DestError> {
+    let mut marker = marker.clone();
     if let Some(earlier) = &prepared.earlier {
         if earlier.vault_id != marker.vault_id && !force {
             return Err(DestError::OtherVault {
                 dest: dest.to_path_buf(),
                 other: earlier.vault_id.clone(),
             });
+        }
+        if earlier.vault_id == marker.vault_id {
+            marker.paths = union(&earlier.paths, &marker.paths);
         }
     }
     let work = dest.join(WORK_DIR);
@@ -195,14 +220,14 @@ pub fn claim(
         .create(&work)
         .map_err(io_err(&work, "creating the restore's work folder"))?;
     clear_work(&work).map_err(io_err(&work, "clearing an earlier run's leftovers"))?;
-    let json = serde_json::to_vec_pretty(marker).map_err(|e| DestError::Io {
+    let json = serde_json::to_vec_pretty(&marker).map_err(|e| DestError::Io {
         path: work.clone(),
         action: "writing the marker",
         error: io::Error::other(e),
     })?;
     crate::manifest::store::write_private(&work, MARKER, &json)
         .map_err(io_err(&work, "writing the marker"))?;
-    Ok(work)
+    Ok((work, marker.paths))
 }
 
 /// Removes everything of the work folder but the marker (fetched
@@ -291,7 +316,7 @@ mod tests {
             vault_id: "a".repeat(32),
             ..Marker::default()
         };
-        let work = claim(&dest, &p, &marker, false).unwrap();
+        let (work, _) = claim(&dest, &p, &marker, false).unwrap();
         fs::write(work.join("leftover"), b"x").unwrap();
         fs::write(dest.join("restored.txt"), b"x").unwrap();
         // Resumable: the marker makes it an earlier restore.
@@ -310,6 +335,30 @@ mod tests {
         claim(&dest, &again, &marker, false).unwrap();
         assert!(!work.join("leftover").exists(), "leftovers cleared");
         assert!(work.join(MARKER).exists());
+        // Everything owed stays everything whatever part runs next.
+        let a = Marker {
+            paths: vec!["a".into()],
+            ..marker.clone()
+        };
+        let (_, owed) = claim(&dest, &prepare(&dest, None, false).unwrap(), &a, false).unwrap();
+        assert!(owed.is_empty());
+        // Parts owed accumulate: an unfinished --path a, then --path b/c,
+        // owe both until runs cover them.
+        let parts = tmp.path().join("parts");
+        claim(&parts, &prepare(&parts, None, false).unwrap(), &a, false).unwrap();
+        let b = Marker {
+            paths: vec!["b/c".into()],
+            ..marker.clone()
+        };
+        let (_, owed) = claim(&parts, &prepare(&parts, None, false).unwrap(), &b, false).unwrap();
+        assert_eq!(owed, vec!["a".to_string(), "b/c".to_string()]);
+        assert!(!covers(&["b".into()], &owed));
+        assert!(covers(&["a".into(), "b".into()], &owed));
+        assert!(covers(&[], &owed));
+        assert!(
+            !covers(&["a".into()], &[]),
+            "a part never covers everything"
+        );
         // Not empty and no marker: refused unless forced.
         let full = tmp.path().join("full");
         fs::create_dir(&full).unwrap();

@@ -121,6 +121,12 @@ pub struct RestoreOutcome {
     pub resumed: bool,
     /// Whether the restore is complete (the marker is gone).
     pub complete: bool,
+    /// `--path` values that match nothing in the manifest (exit 2).
+    pub unmatched: Vec<String>,
+    /// What an earlier, unfinished restore into this folder still owes
+    /// (its `--path` values; empty: nothing, or everything when the
+    /// restore is not complete).
+    pub still_owed: Vec<String>,
     pub steps: Vec<Step>,
     pub totals: Totals,
     /// Commands that repeat this restore (no secrets).
@@ -150,6 +156,20 @@ fn finding(label: &'static str, path: Option<&Path>, object: &str, cause: String
         path: path.map(escape_path),
         object: object.to_string(),
         cause,
+        next: String::new(),
+    }
+}
+
+fn finding_next(
+    label: &'static str,
+    path: Option<&Path>,
+    object: &str,
+    cause: String,
+    next: &str,
+) -> Finding {
+    Finding {
+        next: next.to_string(),
+        ..finding(label, path, object, cause)
     }
 }
 
@@ -174,6 +194,8 @@ pub fn restore(o: &RestoreOptions<'_>, key: Key) -> Result<RestoreOutcome, DestE
         seconds: 0.0,
         resumed: prepared.earlier.is_some(),
         complete: false,
+        unmatched: Vec::new(),
+        still_owed: Vec::new(),
         steps: [
             StepKind::Locate,
             unlock_kind,
@@ -193,11 +215,39 @@ pub fn restore(o: &RestoreOptions<'_>, key: Key) -> Result<RestoreOutcome, DestE
         totals: Totals::default(),
         reproduce: o.reproduce.clone(),
     };
-    run(&mut outcome, o, key, &prepared)?;
+    let owed = run(&mut outcome, o, key, &prepared)?;
     outcome.verdict = verdict(&outcome.steps);
-    // Complete: the marker and the work folder go.
+    if !outcome.unmatched.is_empty() {
+        outcome.verdict = ExitStatus::Usage;
+    }
+    // Complete, and no earlier run into this folder still owes paths: the
+    // marker and the work folder go.
     let work = o.dest.join(dest::WORK_DIR);
-    if outcome.verdict == ExitStatus::Verified {
+    let done_here = dest::covers(&outcome.paths, owed.as_deref().unwrap_or(&[]));
+    if outcome.verdict == ExitStatus::Verified && !done_here {
+        // What this run restored is no longer owed; the rest stays in the
+        // marker ("everything" stays everything).
+        let owed = owed.unwrap_or_default();
+        let left: Vec<String> = owed
+            .iter()
+            .filter(|p| !dest::covers(&outcome.paths, std::slice::from_ref(*p)))
+            .cloned()
+            .collect();
+        if !owed.is_empty() {
+            if let Some(mut marker) = dest::read_marker(&o.dest) {
+                marker.paths = left.clone();
+                let _ = serde_json::to_vec_pretty(&marker)
+                    .map_err(io::Error::other)
+                    .and_then(|json| store::write_private(&work, dest::MARKER, &json));
+            }
+        }
+        outcome.still_owed = if owed.is_empty() {
+            vec![".".into()]
+        } else {
+            left
+        };
+    }
+    if outcome.verdict == ExitStatus::Verified && done_here {
         match fs::remove_dir_all(&work) {
             Ok(()) => outcome.complete = true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => outcome.complete = true,
@@ -208,7 +258,14 @@ pub fn restore(o: &RestoreOptions<'_>, key: Key) -> Result<RestoreOutcome, DestE
                 outcome.verdict = ExitStatus::CouldNotRun;
             }
         }
-    } else if let Err(e) = dest::clear_work(&work) {
+    } else if let Err(e) = dest::clear_work(&work).or_else(|e| {
+        // No work folder: the run stopped before it claimed the folder.
+        if e.kind() == io::ErrorKind::NotFound {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }) {
         let s = step(&mut outcome, StepKind::Finish);
         s.findings.push(finding(
             "FAILED",
@@ -245,13 +302,14 @@ fn mtime_of(r: &Record) -> Option<(i64, i64)> {
         .map(|ns| (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000)))
 }
 
-/// The work of the steps; `Err` only for a destination guard.
+/// The work of the steps; `Err` only for a destination guard. Returns
+/// the paths the folder's marker owes, once it was claimed.
 fn run(
     outcome: &mut RestoreOutcome,
     o: &RestoreOptions<'_>,
     key: Key,
     prepared: &Prepared,
-) -> Result<(), DestError> {
+) -> Result<Option<Vec<String>>, DestError> {
     let t = Instant::now();
     // Until the vault is known, its config and the manifest go to a
     // private folder outside the destination.
@@ -265,7 +323,7 @@ fn run(
             let s = step(outcome, StepKind::Locate);
             s.status = StepStatus::Error;
             s.summary = format!("cannot create a private temporary folder: {e}");
-            return Ok(());
+            return Ok(None);
         }
     };
     let vault_dir = pre.path().join("vault");
@@ -275,14 +333,14 @@ fn run(
         let s = step(outcome, StepKind::Locate);
         s.status = StepStatus::Error;
         s.summary = "rclone is needed for this remote".into();
-        return Ok(());
+        return Ok(None);
     };
     o.progress.stage("fetching the config and the manifest");
     if let Err(e) = fetcher.fetch(&[CONFIG_NAME, "gocryptfs.diriv"], &vault_dir) {
         let s = step(outcome, StepKind::Locate);
         s.status = StepStatus::Error;
         s.summary = format!("fetching gocryptfs.conf failed: {e}");
-        return Ok(());
+        return Ok(None);
     }
     let config_there = vault_dir.join(CONFIG_NAME).is_file();
     if !config_there && !vault_dir.join("gocryptfs.diriv").is_file() {
@@ -302,12 +360,15 @@ fn run(
                 o.source
             ),
         };
-        return Ok(());
+        return Ok(None);
     }
 
     // Unlock.
     let unlock_kind = outcome.steps[1].kind;
     let tu = Instant::now();
+    // A password is proven by the config's key wrap; a master key by an
+    // object that authenticates with it.
+    let mut key_proven = matches!(key, Key::Password(_));
     let unlocked: UnlockedVault = {
         let result: Result<(UnlockedVault, String), (StepStatus, String)> = match key {
             Key::Password(_) if !config_there => Err((
@@ -338,26 +399,31 @@ fn run(
                 let from_config = LockedVault::open(&vault_dir, None)
                     .ok()
                     .map(|l| l.config().layout());
+                key_proven = matches!(detected, Ok(Some(_)));
                 match (detected, from_config) {
-                    (Some(_), Some(layout)) => Ok((
+                    (Err(e), _) => Err((
+                        StepStatus::Error,
+                        format!("the master key could not be tried on the remote's objects: {e}"),
+                    )),
+                    (Ok(Some(_)), Some(layout)) => Ok((
                         UnlockedVault::new(vault_dir.clone(), layout, &mk),
                         "the master key authenticated objects of the remote; the flags are the \
                          remote's gocryptfs.conf's"
                             .into(),
                     )),
-                    (Some(layout), None) => Ok((
+                    (Ok(Some(layout)), None) => Ok((
                         UnlockedVault::new(vault_dir.clone(), layout, &mk),
                         "the master key authenticated objects of the remote; gocryptfs.conf is \
                          not needed (the flags were detected from the ciphertext)"
                             .into(),
                     )),
-                    (None, Some(layout)) => Ok((
+                    (Ok(None), Some(layout)) => Ok((
                         UnlockedVault::new(vault_dir.clone(), layout, &mk),
                         "the flags are the remote's gocryptfs.conf's; no small object proved the \
                          key (the manifest will)"
                             .into(),
                     )),
-                    (None, None) => Err((
+                    (Ok(None), None) => Err((
                         StepStatus::Refused,
                         "no object of the remote authenticates with this master key under any \
                          flags: a wrong key (or a vault with no readable file)"
@@ -377,6 +443,9 @@ fn run(
             Err((status, said)) => {
                 s.status = status;
                 s.summary = said;
+                if status == StepStatus::Error {
+                    return Ok(None);
+                }
                 if status == StepStatus::Refused {
                     s.runbook = match unlock_kind {
                         StepKind::UnlockPassword => {
@@ -387,7 +456,7 @@ fn run(
                 } else {
                     s.runbook = crate::drill::outcome::LOST_CONFIG;
                 }
-                return Ok(());
+                return Ok(None);
             }
         }
     };
@@ -406,6 +475,17 @@ fn run(
                 _ => None,
             };
             match fetch_remote_manifest(&unlocked, &fetcher, version, &manifest_path) {
+                // A master key no object proved, that finds or opens no
+                // manifest either: a wrong key, not a damaged backup.
+                Ok(false) | Err(FetchManifest::Damaged(_)) if !key_proven => {
+                    let s = step(outcome, unlock_kind);
+                    s.status = StepStatus::Refused;
+                    s.summary = "the master key authenticates none of the remote's small \
+                                 objects and does not open its manifest: a wrong key"
+                        .into();
+                    s.runbook = "runbooks/forgotten-password.md#the-master-key-was-refused";
+                    return Ok(None);
+                }
                 Ok(true) => Ok(match version {
                     Some(v) => format!("the remote's kept manifest {v:?}"),
                     None => "the remote's own manifest (.vaultdrill/manifest.jsonl)".into(),
@@ -458,7 +538,7 @@ fn run(
             };
             s.summary = e;
             s.seconds = t.elapsed().as_secs_f64();
-            return Ok(());
+            return Ok(None);
         }
     };
     if header.vault_id != unlocked.vault_id() {
@@ -469,7 +549,7 @@ fn run(
             header.vault_id,
             unlocked.vault_id()
         );
-        return Ok(());
+        return Ok(None);
     }
     outcome.vault_id = Some(header.vault_id.clone());
     outcome.manifest = format!("{note}, made {}", header.created);
@@ -481,13 +561,13 @@ fn run(
         started: outcome.started.clone(),
         paths: outcome.paths.clone(),
     };
-    let work = dest::claim(&o.dest, prepared, &marker, o.force)?;
+    let (work, owed) = dest::claim(&o.dest, prepared, &marker, o.force)?;
     let manifest_in_work = work.join("manifest.jsonl");
     if let Err(e) = fs::copy(&manifest_path, &manifest_in_work) {
         let s = step(outcome, StepKind::Locate);
         s.status = StepStatus::Error;
         s.summary = format!("{}: {e}", manifest_in_work.display());
-        return Ok(());
+        return Ok(None);
     }
     {
         let unlock_seconds = step_seconds(outcome, unlock_kind);
@@ -513,9 +593,14 @@ fn run(
         };
         s.seconds = t.elapsed().as_secs_f64() - unlock_seconds;
     }
-    restore_files(outcome, o, &unlocked, &manifest_in_work, &work);
+    // Our own earlier run's folder: what is in it is ours to finish.
+    let ours = prepared
+        .earlier
+        .as_ref()
+        .is_some_and(|m| m.vault_id == header.vault_id);
+    restore_files(outcome, o, &unlocked, &manifest_in_work, &work, ours);
     drop(pre);
-    Ok(())
+    Ok(Some(owed))
 }
 
 fn step_seconds(outcome: &RestoreOutcome, kind: StepKind) -> f64 {
@@ -539,22 +624,26 @@ fn local_manifest(vault: &UnlockedVault, out: &Path) -> Option<String> {
 /// One file to restore (or to check again).
 struct Job {
     plain: PathBuf,
+    /// Checked by [`crate::fetch::safe_relative`] when the job was made.
     cipher: String,
     size: u64,
     blake3: String,
     mode: u32,
-    mtime: (i64, i64),
+    mtime: Option<(i64, i64)>,
     /// Something is at its name already (an earlier run's): hash it.
     recheck: bool,
 }
 
-/// A directory, symlink or FIFO, finished after the files.
+/// A folder, symlink or FIFO, finished after the files.
 struct Later {
     plain: PathBuf,
     cipher: String,
     kind: LaterKind,
     mode: u32,
     mtime: Option<(i64, i64)>,
+    /// A folder that was in the destination before any restore into it
+    /// (`--force`): its mode and time are the user's, left alone.
+    foreign: bool,
 }
 
 enum LaterKind {
@@ -571,18 +660,45 @@ struct Done {
     rechecked: u64,
     rechecked_bytes: u64,
     failed: u64,
+    /// Jobs never tried (the run stopped first).
+    not_tried: u64,
     findings: Vec<(ExitStatus, Finding)>,
     seconds: f64,
 }
 
+/// What to do about a file that was not restored, by its cause.
+const GET_IT_BACK: &str = "get this object back (the bucket's old versions, another copy: \
+                           runbooks/damaged-objects.md), then run the same command again";
+const MOVE_IT_AWAY: &str = "move what is at this name away, then run the same command again";
+
+/// Whether an I/O error means the destination is full.
+fn is_full(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT)
+    )
+}
+
+/// Shows the download of the next batch on the progress bar.
+struct Downloading<'a>(&'a dyn Progress);
+
+impl Progress for Downloading<'_> {
+    fn set_done(&self, _files: u64, bytes: u64) {
+        self.0
+            .set_message(&format!("downloading {}", human_bytes(bytes)));
+    }
+}
+
 /// The files: batches fetched into the work folder (or read in place from
-/// a local folder) while the batch before is decrypted into place.
+/// a local folder) while the batch before is decrypted into place. `ours`:
+/// the destination holds an earlier run's restore of this vault.
 fn restore_files(
     outcome: &mut RestoreOutcome,
     o: &RestoreOptions<'_>,
     vault: &UnlockedVault,
     manifest: &Path,
     work: &Path,
+    ours: bool,
 ) {
     let t = Instant::now();
     let root = match at::open_dir(&o.dest) {
@@ -594,13 +710,15 @@ fn restore_files(
             return;
         }
     };
-    let Some(fetcher) = Fetcher::new(&o.source, o.rclone, work, o.transfers, &NoProgress) else {
+    let downloading = Downloading(o.progress);
+    let Some(fetcher) = Fetcher::new(&o.source, o.rclone, work, o.transfers, &downloading) else {
         return;
     };
     let objects = work.join("objects");
     let incoming = work.join("incoming");
 
-    // Pass 1: what is selected, what is there, what it needs.
+    // Pass 1: what is selected, what is there, what it needs; folders,
+    // symlinks and FIFOs are kept for later (the files stream in pass 2).
     let mut plan_findings: Vec<(ExitStatus, Finding)> = Vec::new();
     let mut later: Vec<Later> = Vec::new();
     let mut matched = vec![false; o.selection.paths().len()];
@@ -614,27 +732,30 @@ fn restore_files(
         for (m, p) in matched.iter_mut().zip(o.selection.paths()) {
             *m |= plain.starts_with(p);
         }
-        if !safe_plain(&plain) {
-            plan_findings.push((
-                ExitStatus::Damaged,
-                finding(
-                    "DAMAGED",
-                    Some(&plain),
-                    &r.cipher_path,
-                    "the manifest names this path, which is not a plain relative path: not \
-                     restored (a damaged or tampered manifest)"
-                        .into(),
-                ),
-            ));
+        if let Some(why) = unsafe_record(r, &plain) {
+            if want == Want::Selected {
+                plan_findings.push((
+                    ExitStatus::Damaged,
+                    finding_next(
+                        "DAMAGED",
+                        Some(&plain),
+                        &r.cipher_path,
+                        format!("{why}: not restored (a damaged or tampered manifest)"),
+                        "restore from another manifest (--manifest) or another copy",
+                    ),
+                ));
+            }
             return;
         }
+        let mtime = mtime_of(r);
         match r.kind.as_str() {
             "dir" => later.push(Later {
+                foreign: !ours && fs::symlink_metadata(o.dest.join(&plain)).is_ok(),
                 plain,
                 cipher: r.cipher_path.clone(),
                 kind: LaterKind::Dir,
-                mode: parse_mode(r, 0o700),
-                mtime: mtime_of(r),
+                mode: parse_mode(r, 0o700) & !0o6000,
+                mtime,
             }),
             _ if want == Want::Ancestor => {}
             "file" => {
@@ -646,26 +767,33 @@ fn restore_files(
                     cipher_bytes += r.cipher_size;
                 }
             }
-            "symlink" => {
-                let target = r
-                    .target_hex
-                    .as_deref()
-                    .and_then(crate::manifest::unhex)
-                    .unwrap_or_default();
-                later.push(Later {
+            "symlink" => match r.target_hex.as_deref().and_then(crate::manifest::unhex) {
+                Some(target) if !target.is_empty() => later.push(Later {
                     plain,
                     cipher: r.cipher_path.clone(),
                     kind: LaterKind::Symlink(target),
                     mode: 0o777,
-                    mtime: mtime_of(r),
-                });
-            }
+                    mtime,
+                    foreign: false,
+                }),
+                _ => plan_findings.push((
+                    ExitStatus::Damaged,
+                    finding_next(
+                        "DAMAGED",
+                        Some(&plain),
+                        &r.cipher_path,
+                        "the manifest holds no readable target for this symlink".into(),
+                        "restore from another manifest (--manifest) or another copy",
+                    ),
+                )),
+            },
             "fifo" => later.push(Later {
                 plain,
                 cipher: r.cipher_path.clone(),
                 kind: LaterKind::Fifo,
-                mode: parse_mode(r, 0o600),
-                mtime: mtime_of(r),
+                mode: parse_mode(r, 0o600) & !0o6000,
+                mtime,
+                foreign: false,
             }),
             other => plan_findings.push((
                 ExitStatus::Verified,
@@ -686,25 +814,21 @@ fn restore_files(
     }
     outcome.totals.files = files;
     outcome.totals.bytes = bytes;
-    let unmatched: Vec<&PathBuf> = o
+    outcome.unmatched = o
         .selection
         .paths()
         .iter()
         .zip(&matched)
         .filter(|(_, m)| !**m)
-        .map(|(p, _)| p)
+        .map(|(p, _)| escape_path(p))
         .collect();
-    if !unmatched.is_empty() {
+    if !outcome.unmatched.is_empty() {
+        let said = outcome.unmatched.join(", ");
         let s = step(outcome, StepKind::Restore);
         s.status = StepStatus::Error;
         s.summary = format!(
-            "nothing in the manifest matches --path {}: check the spelling (paths are relative \
-             to the vault's top, as `vaultdrill ls` shows them)",
-            unmatched
-                .iter()
-                .map(|p| escape_path(p))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "nothing in the manifest matches --path {said}: check the spelling (paths are \
+             relative to the vault's top, as `vaultdrill ls` shows them)"
         );
         return;
     }
@@ -748,33 +872,44 @@ fn restore_files(
     let mut tree = DestTree::new(Arc::clone(&root));
     let mut dir_findings: Vec<(ExitStatus, Finding)> = Vec::new();
     for l in later.iter().filter(|l| matches!(l.kind, LaterKind::Dir)) {
-        if let Err(e) = tree.dir(&l.plain, true) {
-            dir_findings.push((
+        match tree.dir(&l.plain, true) {
+            // An earlier run's half-written files (where no unnamed file
+            // could be made) are ours to clear.
+            Ok(fd) if ours => sweep_temp_files(&fd),
+            Ok(_) => {}
+            Err(e) => dir_findings.push((
                 ExitStatus::CouldNotRun,
-                finding(
-                    "FAILED",
-                    Some(&l.plain),
-                    &l.cipher,
-                    if e.kind() == io::ErrorKind::NotADirectory
-                        || e.raw_os_error() == Some(libc::ELOOP)
-                    {
+                if e.kind() == io::ErrorKind::NotADirectory || e.raw_os_error() == Some(libc::ELOOP)
+                {
+                    finding_next(
+                        "FAILED",
+                        Some(&l.plain),
+                        &l.cipher,
                         "something other than a folder is at its name in the destination; left \
-                         alone (its contents are not restored)"
-                            .into()
-                    } else {
-                        format!("creating the folder: {e}")
-                    },
-                ),
-            ));
+                         alone (nothing is restored under it)"
+                            .into(),
+                        MOVE_IT_AWAY,
+                    )
+                } else {
+                    finding(
+                        "FAILED",
+                        Some(&l.plain),
+                        &l.cipher,
+                        format!("creating the folder: {e}"),
+                    )
+                },
+            )),
         }
+    }
+    if ours {
+        sweep_temp_files(&root);
     }
     drop(tree);
 
     // Pass 2: the files, in batches.
     o.progress.stage("restoring");
     o.progress.set_total(files, bytes);
-    let stop = AtomicBool::new(false);
-    let disk_full = AtomicBool::new(false);
+    let full = AtomicBool::new(false);
     let downloaded = AtomicU64::new(0);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(1);
     let mut fetch_error: Option<String> = None;
@@ -785,65 +920,77 @@ fn restore_files(
             let mut done = Done::default();
             for batch in rx {
                 let started = Instant::now();
-                let results: Vec<(usize, Result<u64, NotRestored>)> = batch
+                let results: Vec<Option<Result<u64, NotRestored>>> = batch
                     .par_iter()
-                    .enumerate()
                     .map_init(
                         || DestTree::new(Arc::clone(&root)),
-                        |tree, (i, job)| {
-                            if stop.load(Ordering::Relaxed) {
-                                return (i, Err(NotRestored::Conflict(String::new())));
+                        |tree, job| {
+                            if full.load(Ordering::Relaxed) {
+                                return None;
                             }
-                            let r = one_file(vault, job, tree, local_root, &objects, o.progress);
+                            let r =
+                                one_file(vault, job, tree, local_root, &objects, o.progress, ours);
                             if let Err(NotRestored::Problem(ProblemKind::Io { error, .. })) = &r {
-                                if error.raw_os_error() == Some(libc::ENOSPC) {
-                                    disk_full.store(true, Ordering::Relaxed);
-                                    stop.store(true, Ordering::Relaxed);
+                                if is_full(error) {
+                                    full.store(true, Ordering::Relaxed);
                                 }
                             }
                             o.progress.add_file();
-                            (i, r)
+                            Some(r)
                         },
                     )
                     .collect();
-                for (i, r) in results {
-                    let job = &batch[i];
+                for (job, r) in batch.iter().zip(results) {
                     match r {
-                        Ok(n) if job.recheck => {
+                        None => done.not_tried += 1,
+                        Some(Ok(n)) if job.recheck => {
                             done.rechecked += 1;
                             done.rechecked_bytes += n;
                         }
-                        Ok(n) => {
+                        Some(Ok(n)) => {
                             done.files += 1;
                             done.bytes += n;
                         }
-                        Err(NotRestored::Conflict(why)) if why.is_empty() => done.failed += 1,
-                        Err(NotRestored::Conflict(why)) => {
+                        Some(Err(NotRestored::Conflict(why))) => {
                             done.failed += 1;
                             done.findings.push((
                                 ExitStatus::CouldNotRun,
-                                finding("FAILED", Some(&job.plain), &job.cipher, why),
+                                finding_next(
+                                    "FAILED",
+                                    Some(&job.plain),
+                                    &job.cipher,
+                                    why,
+                                    MOVE_IT_AWAY,
+                                ),
                             ));
                         }
-                        Err(NotRestored::Problem(kind)) => {
+                        Some(Err(NotRestored::Problem(kind))) => {
                             done.failed += 1;
                             let status = kind.status();
+                            let next = match status {
+                                ExitStatus::Damaged => GET_IT_BACK,
+                                _ => "fix what it names, then run the same command again",
+                            };
                             done.findings.push((
                                 status,
-                                finding(
+                                finding_next(
                                     kind.label(),
                                     Some(&job.plain),
                                     &job.cipher,
                                     kind.to_string(),
+                                    next,
                                 ),
                             ));
                         }
                     }
                 }
-                // The batch's ciphertext is no longer needed.
+                // The batch's ciphertext is no longer needed (names were
+                // checked when the jobs were made).
                 if local_root.is_none() {
                     for job in batch.iter().filter(|j| !j.recheck) {
-                        let _ = fs::remove_file(objects.join(&job.cipher));
+                        if let Some(rel) = crate::fetch::safe_relative(&job.cipher) {
+                            let _ = fs::remove_file(objects.join(rel));
+                        }
                     }
                 }
                 done.seconds += started.elapsed().as_secs_f64();
@@ -851,10 +998,9 @@ fn restore_files(
             done
         });
 
-        let mut batch: Vec<Job> = Vec::new();
-        let mut batch_bytes = 0u64;
-        let mut send = |batch: Vec<Job>, fetch_error: &mut Option<String>| -> bool {
-            if stop.load(Ordering::Relaxed) {
+        // Fetches a batch (from a remote) and hands it over; false: stop.
+        let mut dispatch = |batch: Vec<Job>, fetch_error: &mut Option<String>| -> bool {
+            if full.load(Ordering::Relaxed) {
                 return false;
             }
             if local_root.is_none() {
@@ -875,6 +1021,9 @@ fn restore_files(
                     });
                     fetch_seconds += started.elapsed().as_secs_f64();
                     if let Err(e) = fetched {
+                        if is_full(&e) || dest_is_full(&o.dest, per) {
+                            full.store(true, Ordering::Relaxed);
+                        }
                         *fetch_error = Some(e.to_string());
                         return false;
                     }
@@ -882,16 +1031,19 @@ fn restore_files(
             }
             tx.send(batch).is_ok()
         };
+        let mut batch: Vec<Job> = Vec::new();
+        let mut batch_bytes = 0u64;
+        let mut halted = false;
         let read = each_record(manifest, |r| {
-            if fetch_error.is_some() || stop.load(Ordering::Relaxed) || r.kind != "file" {
+            if halted || r.kind != "file" {
                 return;
             }
             let plain = r.plain_path();
-            if o.selection.wants(&plain) != Want::Selected || !safe_plain(&plain) {
+            if o.selection.wants(&plain) != Want::Selected || unsafe_record(r, &plain).is_some() {
                 return;
             }
             let (Some(blake3), None) = (&r.blake3, &r.damaged) else {
-                batch_findings_push(&mut plan_findings, &plain, r);
+                plan_findings.push(unverifiable(&plain, r));
                 return;
             };
             let recheck = fs::symlink_metadata(o.dest.join(&plain)).is_ok();
@@ -904,23 +1056,18 @@ fn restore_files(
                 size: r.size.unwrap_or(0),
                 blake3: blake3.clone(),
                 mode: parse_mode(r, 0o600) & !0o6000,
-                mtime: mtime_of(r).unwrap_or((0, 0)),
+                mtime: mtime_of(r),
                 recheck,
             });
             if batch_bytes >= per || batch.len() >= 20_000 {
-                let full = std::mem::take(&mut batch);
                 batch_bytes = 0;
-                if !send(full, &mut fetch_error) {
-                    stop.store(true, Ordering::Relaxed);
-                }
+                halted = !dispatch(std::mem::take(&mut batch), &mut fetch_error);
             }
         });
         if let Err(e) = read {
             fetch_error.get_or_insert(format!("the manifest cannot be read again: {e}"));
-        }
-        if !batch.is_empty() && fetch_error.is_none() && !stop.load(Ordering::Relaxed) {
-            let last = std::mem::take(&mut batch);
-            send(last, &mut fetch_error);
+        } else if !batch.is_empty() && !halted {
+            dispatch(std::mem::take(&mut batch), &mut fetch_error);
         }
         drop(tx);
         worker.join().unwrap_or_else(|_| {
@@ -930,16 +1077,21 @@ fn restore_files(
     });
     let _ = fs::remove_dir_all(&incoming);
 
+    let unverifiable = plan_findings
+        .iter()
+        .filter(|(st, _)| *st == ExitStatus::Damaged)
+        .count() as u64;
     let totals = &mut outcome.totals;
     totals.files_restored = done.files;
     totals.bytes_restored = done.bytes;
     totals.files_rechecked = done.rechecked;
     totals.bytes_rechecked = done.rechecked_bytes;
-    totals.files_failed = done.failed;
+    totals.files_failed = done.failed + unverifiable;
     totals.bytes_downloaded = downloaded.into_inner();
     totals.download_seconds = fetch_seconds;
     totals.restore_seconds = done.seconds;
     let finished = done.files + done.rechecked;
+    let left = bytes.saturating_sub(done.bytes + done.rechecked_bytes);
     let s = step(outcome, StepKind::Restore);
     s.ran = match &o.source {
         Remote::Local(p) => format!(
@@ -955,16 +1107,14 @@ fn restore_files(
             human_bytes(per)
         ),
     };
-    s.findings = plan_findings
+    let all: Vec<&(ExitStatus, Finding)> = plan_findings
         .iter()
         .chain(&dir_findings)
         .chain(&done.findings)
-        .map(|(_, f)| f.clone())
         .collect();
-    let worst = plan_findings
+    s.findings = all.iter().map(|(_, f)| f.clone()).collect();
+    let worst = all
         .iter()
-        .chain(&dir_findings)
-        .chain(&done.findings)
         .map(|(st, _)| *st)
         .max()
         .unwrap_or(ExitStatus::Verified);
@@ -982,19 +1132,23 @@ fn restore_files(
             String::new()
         }
     );
-    if done.failed > 0 {
-        summary.push_str(&format!("; {} not restored (listed below)", done.failed));
+    if done.failed + unverifiable > 0 {
+        summary.push_str(&format!(
+            "; {} not restored (listed below)",
+            done.failed + unverifiable
+        ));
     }
-    s.status = if disk_full.load(Ordering::Relaxed) {
+    s.status = if full.load(Ordering::Relaxed) {
         summary = format!(
-            "{}: the disk is full; {summary}. Free space and run the same command again: what \
-             is restored stays, nothing is half-written",
-            o.dest.display()
+            "{}: the disk is full, with about {} still to restore ({summary}); free space and \
+             run the same command again: what is restored stays, nothing is half-written",
+            o.dest.display(),
+            human_bytes(left)
         );
         StepStatus::Error
     } else if let Some(e) = fetch_error {
         summary = format!(
-            "the download stopped: {e}; {summary}. Run the same command again to finish: what \
+            "the download stopped: {e} ({summary}); run the same command again to finish: what \
              is restored stays"
         );
         StepStatus::Error
@@ -1007,17 +1161,27 @@ fn restore_files(
         }
     };
     s.summary = summary;
-    if s.status == StepStatus::Error && s.kind == StepKind::Restore {
-        s.runbook = "runbooks/restore-a-vault.md#files-that-were-not-restored";
-    }
-
-    finish(outcome, o, &root, &later);
+    let complete = s.status == StepStatus::Passed;
+    finish(outcome, o, &root, &later, complete);
 }
 
-fn batch_findings_push(findings: &mut Vec<(ExitStatus, Finding)>, plain: &Path, r: &Record) {
-    findings.push((
+/// Why a record of the manifest cannot be followed safely, if so: its
+/// plaintext path must be plainly relative, and its object's name too.
+fn unsafe_record(r: &Record, plain: &Path) -> Option<String> {
+    if !safe_plain(plain) {
+        return Some("the manifest names a path that is not a plain relative path".into());
+    }
+    if r.kind == "file" && crate::fetch::safe_relative(&r.cipher_path).is_none() {
+        return Some("the manifest names an object that is not a plain relative path".into());
+    }
+    None
+}
+
+/// The finding for a file the manifest could not hash when it was made.
+fn unverifiable(plain: &Path, r: &Record) -> (ExitStatus, Finding) {
+    (
         ExitStatus::Damaged,
-        finding(
+        finding_next(
             "DAMAGED",
             Some(plain),
             &r.cipher_path,
@@ -1029,8 +1193,33 @@ fn batch_findings_push(findings: &mut Vec<(ExitStatus, Finding)>, plain: &Path, 
                          restored"
                     .into(),
             },
+            "restore it from another copy, or decrypt it without the manifest (vaultdrill \
+             decrypt --path)",
         ),
-    ));
+    )
+}
+
+/// Whether the destination has less than `room` bytes free.
+fn dest_is_full(dest: &Path, room: u64) -> bool {
+    rustix::fs::statvfs(dest)
+        .map(|st| st.f_bavail.saturating_mul(st.f_frsize) < room)
+        .unwrap_or(false)
+}
+
+/// Removes an earlier run's fallback temporary files from a folder of the
+/// destination (only ever called on a folder an earlier restore of this
+/// vault wrote).
+fn sweep_temp_files(dir: &OwnedFd) {
+    if let Ok(names) = at::list(dir.as_fd()) {
+        for name in names {
+            if name
+                .to_string_lossy()
+                .starts_with(crate::staging::TEMP_PREFIX)
+            {
+                let _ = at::unlink_at(dir.as_fd(), &name);
+            }
+        }
+    }
 }
 
 /// Restores (or checks again) one file.
@@ -1041,6 +1230,7 @@ fn one_file(
     local_root: Option<&Path>,
     objects: &Path,
     progress: &dyn Progress,
+    ours: bool,
 ) -> Result<u64, NotRestored> {
     let parent = tree.parent_of(&job.plain, true).map_err(|error| {
         if error.kind() == io::ErrorKind::NotADirectory || error.raw_os_error() == Some(libc::ELOOP)
@@ -1064,7 +1254,7 @@ fn one_file(
     };
     let on_bytes = |n: u64| progress.add_bytes(n);
     if job.recheck {
-        return write::recheck(&parent, name, &want, &on_bytes);
+        return write::recheck(&parent, name, &want, ours, &on_bytes);
     }
     let Some(rel) = crate::fetch::safe_relative(&job.cipher) else {
         return Err(ProblemKind::ManifestMismatch(
@@ -1090,17 +1280,19 @@ fn one_file(
 }
 
 /// Symlinks, FIFOs, then folders deepest first (modes and times last, so
-/// that a read-only folder is finished after what is in it).
+/// that a read-only folder is finished after what is in it; only once the
+/// files are complete, so that a resume can still write into them).
 fn finish(
     outcome: &mut RestoreOutcome,
     o: &RestoreOptions<'_>,
     root: &Arc<OwnedFd>,
     later: &[Later],
+    complete: bool,
 ) {
     let t = Instant::now();
     o.progress.stage("folders, links, modes and times");
     let mut tree = DestTree::new(Arc::clone(root));
-    let mut findings: Vec<(ExitStatus, Finding)> = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
     let (mut links, mut specials, mut dirs) = (0u64, 0u64, 0u64);
     let selected = |l: &Later| o.selection.wants(&l.plain) == Want::Selected;
     for l in later.iter().filter(|l| selected(l)) {
@@ -1111,19 +1303,22 @@ fn finish(
                 LaterKind::Symlink(target) => tree.parent_of(&l.plain, true).and_then(|parent| {
                     match at::readlink_at(parent.as_fd(), name) {
                         Ok(existing) => Ok(existing == *target),
-                        Err(_) => {
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
                             at::symlink_at(target, parent.as_fd(), name)?;
                             if let Some((sec, nsec)) = l.mtime {
                                 at::set_mtime_at(parent.as_fd(), name, sec, nsec)?;
                             }
                             Ok(true)
                         }
+                        // Something that is not a symlink is there.
+                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(false),
+                        Err(e) => Err(e),
                     }
                 }),
                 LaterKind::Fifo => tree.parent_of(&l.plain, true).and_then(|parent| {
                     match at::lstat_at(parent.as_fd(), name) {
                         Ok(m) => Ok(m.kind == at::Kind::Fifo),
-                        Err(_) => {
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
                             at::mknod_at(parent.as_fd(), name, at::Kind::Fifo, 0o600, 0)?;
                             at::chmod_at(parent.as_fd(), name, l.mode)?;
                             if let Some((sec, nsec)) = l.mtime {
@@ -1131,56 +1326,51 @@ fn finish(
                             }
                             Ok(true)
                         }
+                        Err(e) => Err(e),
                     }
                 }),
             };
         match (made, &l.kind) {
             (Ok(true), LaterKind::Symlink(_)) => links += 1,
             (Ok(true), _) => specials += 1,
-            (Ok(false), _) => findings.push((
-                ExitStatus::CouldNotRun,
-                finding(
-                    "FAILED",
-                    Some(&l.plain),
-                    &l.cipher,
-                    "something else is at its name in the destination; left alone".into(),
-                ),
+            (Ok(false), _) => findings.push(finding_next(
+                "FAILED",
+                Some(&l.plain),
+                &l.cipher,
+                "something else is at its name in the destination; left alone".into(),
+                MOVE_IT_AWAY,
             )),
-            (Err(e), _) => findings.push((
-                ExitStatus::CouldNotRun,
-                finding(
-                    "FAILED",
-                    Some(&l.plain),
-                    &l.cipher,
-                    format!("creating it: {e}"),
-                ),
+            (Err(e), _) => findings.push(finding(
+                "FAILED",
+                Some(&l.plain),
+                &l.cipher,
+                format!("creating it: {e}"),
             )),
         }
     }
     let mut ordered: Vec<&Later> = later
         .iter()
-        .filter(|l| matches!(l.kind, LaterKind::Dir))
+        .filter(|l| matches!(l.kind, LaterKind::Dir) && !l.foreign)
         .collect();
     ordered.sort_by_key(|l| std::cmp::Reverse(l.plain.components().count()));
-    for l in ordered {
-        let finished = tree.dir(&l.plain, false).and_then(|fd| {
-            at::chmod(&*fd, l.mode & !0o6000)?;
-            if let Some((sec, nsec)) = l.mtime {
-                at::set_mtime(&*fd, sec, nsec)?;
-            }
-            Ok(())
-        });
-        match finished {
-            Ok(()) => dirs += 1,
-            Err(e) => findings.push((
-                ExitStatus::CouldNotRun,
-                finding(
+    if complete {
+        for l in ordered {
+            let finished = tree.dir(&l.plain, false).and_then(|fd| {
+                at::chmod(&*fd, l.mode)?;
+                if let Some((sec, nsec)) = l.mtime {
+                    at::set_mtime(&*fd, sec, nsec)?;
+                }
+                Ok(())
+            });
+            match finished {
+                Ok(()) => dirs += 1,
+                Err(e) => findings.push(finding(
                     "FAILED",
                     Some(&l.plain),
                     &l.cipher,
                     format!("setting the folder's mode and time: {e}"),
-                ),
-            )),
+                )),
+            }
         }
     }
     // What is written must be on the disk before the marker goes.
@@ -1193,7 +1383,14 @@ fn finish(
              time, deepest first, and flushed the destination's file system"
         .into();
     s.seconds = t.elapsed().as_secs_f64();
-    s.summary = format!("{dirs} folders, {links} symlinks, {specials} FIFOs");
+    s.summary = if complete {
+        format!("{dirs} folders, {links} symlinks, {specials} FIFOs")
+    } else {
+        format!(
+            "{links} symlinks, {specials} FIFOs; folder modes and times are set once every file \
+             is in place (folders stay writable for the next run)"
+        )
+    };
     s.status = if findings.is_empty() {
         StepStatus::Passed
     } else {
@@ -1204,7 +1401,7 @@ fn finish(
         s.summary
             .push_str(&format!("; flushing to disk failed: {e}"));
     }
-    s.findings = findings.into_iter().map(|(_, f)| f).collect();
+    s.findings = findings;
 }
 
 /// Calls `each` for every record of a plaintext manifest, streaming.

@@ -138,13 +138,53 @@ pub fn markdown(o: &RestoreOutcome) -> String {
                     .unwrap_or_else(|| "-".into()),
                 cell(&code(&f.object)),
                 cell(&f.cause),
-                step.runbook
+                cell(if f.next.is_empty() {
+                    step.runbook
+                } else {
+                    &f.next
+                })
             );
         }
         m.push('\n');
     }
+    let missing: Vec<_> = findings
+        .iter()
+        .filter(|(_, f)| f.cause.contains("missing on the remote"))
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            m,
+            "In the manifest but missing on the remote ({}): {}.\n",
+            missing.len(),
+            missing
+                .iter()
+                .map(|(_, f)| f
+                    .path
+                    .as_deref()
+                    .map(code)
+                    .unwrap_or_else(|| code(&f.object)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     let _ = writeln!(m, "## What now\n");
+    if !o.still_owed.is_empty() {
+        let _ = writeln!(
+            m,
+            "- An earlier, unfinished restore into this folder was of {}: run it again (or \
+             this command without --path) to finish it; the folder keeps its marker until then.",
+            if o.still_owed == ["."] {
+                "the whole vault".to_string()
+            } else {
+                o.still_owed
+                    .iter()
+                    .map(|p| code(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+    }
     let failed: Vec<_> = o
         .steps
         .iter()
@@ -241,12 +281,14 @@ mod tests {
                 path: Some("photos/a|b`c.jpg".into()),
                 object: "Xk2/abc".into(),
                 cause: "missing on the remote".into(),
+                next: "get this object back, then run the same command again".into(),
             },
             Finding {
                 label: "DAMAGED",
                 path: Some("thesis/ch1.md".into()),
                 object: "Xk2/def".into(),
                 cause: "block 3: authentication failed".into(),
+                next: String::new(),
             },
         ];
         let mut o = RestoreOutcome {
@@ -261,6 +303,8 @@ mod tests {
             seconds: 12.0,
             resumed: true,
             complete: false,
+            unmatched: vec![],
+            still_owed: vec!["photos".into()],
             steps,
             totals: Totals {
                 files: 27,
@@ -302,6 +346,7 @@ mod tests {
         o.totals.files_failed = 0;
         o.totals.files_restored = 7;
         o.complete = true;
+        o.still_owed.clear();
         o.verdict = verdict(&o.steps);
         assert_eq!(o.verdict, ExitStatus::Verified);
         let text = markdown(&o);

@@ -28,7 +28,8 @@ pub struct Expected<'a> {
     pub size: u64,
     pub blake3: &'a str,
     pub mode: u32,
-    pub mtime: (i64, i64),
+    /// `None` when the manifest has none (the file keeps today's).
+    pub mtime: Option<(i64, i64)>,
 }
 
 /// Why a file was not restored.
@@ -114,9 +115,7 @@ pub fn restore_file(
         ))
         .into());
     }
-    at::chmod(staged.file(), want.mode).map_err(write_error("setting the mode"))?;
-    at::set_mtime(staged.file(), want.mtime.0, want.mtime.1)
-        .map_err(write_error("setting the modification time"))?;
+    set_meta(staged.file(), want)?;
     staged.persist(name).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             NotRestored::Conflict("something appeared at its name meanwhile; left alone".into())
@@ -130,13 +129,23 @@ pub fn restore_file(
     Ok(plain_size)
 }
 
+fn set_meta(file: &File, want: &Expected<'_>) -> Result<(), ProblemKind> {
+    at::chmod(file, want.mode).map_err(write_error("setting the mode"))?;
+    if let Some((sec, nsec)) = want.mtime {
+        at::set_mtime(file, sec, nsec).map_err(write_error("setting the modification time"))?;
+    }
+    Ok(())
+}
+
 /// Whether the file `name` in `parent` (found there before this run) is
 /// the manifest's: same size and BLAKE3. `Ok(size)`: it is, and counts as
-/// restored; a conflict otherwise (it is left alone).
+/// restored (`ours`, an earlier run's file: its mode and time are set
+/// again too); a conflict otherwise (it is left alone).
 pub fn recheck(
     parent: &OwnedFd,
     name: &OsStr,
     want: &Expected<'_>,
+    ours: bool,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, NotRestored> {
     let file = match at::open_regular_at(parent.as_fd(), name) {
@@ -181,6 +190,9 @@ pub fn recheck(
         return Err(NotRestored::Conflict(
             "a file with other contents is at its name; left alone".into(),
         ));
+    }
+    if ours {
+        set_meta(&file, want)?;
     }
     Ok(size)
 }
