@@ -330,19 +330,11 @@ impl Rclone {
         if let Some(stdout) = child.stdout.take() {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let line = line.trim().trim_end_matches(',');
-                if line.is_empty() || line == "[" || line == "]" {
-                    continue;
-                }
-                match serde_json::from_str::<ListItem>(line) {
-                    Ok(item) => each(RemoteObject {
-                        raw: item.path.as_bytes().to_vec(),
-                        path: item.path,
-                        size: item.size,
-                        hash: hash.and_then(|h| item.hashes.get(h).cloned()),
-                    }),
+                match parse_list_line(&line, hash) {
+                    Ok(Some(object)) => each(object),
+                    Ok(None) => {}
                     Err(e) => {
-                        bad_output.get_or_insert(e.to_string());
+                        bad_output.get_or_insert(e);
                     }
                 }
             }
@@ -478,19 +470,13 @@ impl Rclone {
         if let Some(stderr) = child.stderr.take() {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                match serde_json::from_str::<LogLine>(&line) {
-                    Ok(log) => {
-                        if let Some(stats) = log.stats {
-                            on_stats(&stats);
-                            last = stats;
-                        } else if matches!(log.level.as_str(), "error" | "critical") {
-                            push_bounded(&mut errors, log.msg.trim().to_string());
-                        }
+                match parse_log_line(&line) {
+                    LogEvent::Stats(stats) => {
+                        on_stats(&stats);
+                        last = stats;
                     }
-                    Err(_) if !line.trim().is_empty() => {
-                        push_bounded(&mut errors, strip_log_prefix(&line).to_string());
-                    }
-                    Err(_) => {}
+                    LogEvent::Error(text) => push_bounded(&mut errors, text),
+                    LogEvent::Other => {}
                 }
             }
         }
@@ -548,6 +534,46 @@ struct LogLine {
     stats: Option<Stats>,
 }
 
+/// One line of `rclone lsjson` output (an array, one object a line):
+/// `Ok(None)` for the brackets and blank lines; the object's hash of type
+/// `hash` when asked and listed.
+pub fn parse_list_line(line: &str, hash: Option<&str>) -> Result<Option<RemoteObject>, String> {
+    let line = line.trim().trim_end_matches(',');
+    if line.is_empty() || line == "[" || line == "]" {
+        return Ok(None);
+    }
+    let item: ListItem = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    Ok(Some(RemoteObject {
+        raw: item.path.as_bytes().to_vec(),
+        path: item.path,
+        size: item.size,
+        hash: hash.and_then(|h| item.hashes.get(h).cloned()),
+    }))
+}
+
+/// What one line of rclone's log (`--use-json-log`) says.
+#[derive(Debug)]
+pub enum LogEvent {
+    Stats(Stats),
+    /// An error, or a line that is not JSON (rclone's own early failures).
+    Error(String),
+    Other,
+}
+
+pub fn parse_log_line(line: &str) -> LogEvent {
+    match serde_json::from_str::<LogLine>(line) {
+        Ok(LogLine {
+            stats: Some(stats), ..
+        }) => LogEvent::Stats(stats),
+        Ok(log) if matches!(log.level.as_str(), "error" | "critical") => {
+            LogEvent::Error(log.msg.trim().to_string())
+        }
+        Ok(_) => LogEvent::Other,
+        Err(_) if !line.trim().is_empty() => LogEvent::Error(strip_log_prefix(line).to_string()),
+        Err(_) => LogEvent::Other,
+    }
+}
+
 /// "2026/12/04 22:18:58 CRITICAL: Failed ..." -> "CRITICAL: Failed ...".
 fn strip_log_prefix(line: &str) -> &str {
     let bytes = line.as_bytes();
@@ -565,7 +591,7 @@ fn strip_log_prefix(line: &str) -> &str {
 }
 
 /// The last error-ish lines of rclone's text log.
-fn error_lines(stderr: &str) -> Vec<String> {
+pub fn error_lines(stderr: &str) -> Vec<String> {
     let mut lines = VecDeque::new();
     for line in stderr.lines() {
         let line = strip_log_prefix(line);
