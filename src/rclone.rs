@@ -406,6 +406,7 @@ impl Rclone {
     /// to end (ciphertext BLAKE3, every block's tag, plaintext BLAKE3
     /// against the manifest), so rclone's own hashing after each copy only
     /// costs CPU (on a local backend it hashes both sides: 6x the time).
+    /// Few retries: a restore or a drill that stops is run again.
     pub fn copy_listed(
         &self,
         remote: &str,
@@ -421,7 +422,12 @@ impl Rclone {
             .arg("--files-from")
             .arg(list)
             .arg("--no-traverse")
-            .arg("--ignore-checksum");
+            .arg("--ignore-checksum")
+            // An unreachable remote fails in about 30 s, not rclone's
+            // default minutes: the callers resume from where they stopped.
+            .args(["--low-level-retries", "3", "--retries", "2"])
+            .args(["--retries-sleep", "1s", "--contimeout", "15s"])
+            .args(["--timeout", "5m"]);
         let options = SyncOptions {
             transfers,
             ..SyncOptions::default()

@@ -285,9 +285,16 @@ fn local_source(source: &Remote) -> Option<&Path> {
     }
 }
 
-/// A plaintext path from the manifest, checked: relative, plain parts.
+/// A plaintext path from the manifest, checked: relative, plain parts of
+/// at most 255 bytes (what any file system and gocryptfs allow), no NUL.
 fn safe_plain(path: &Path) -> bool {
-    !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
+    use std::os::unix::ffi::OsStrExt;
+    !path.as_os_str().is_empty()
+        && !path.as_os_str().as_bytes().contains(&0)
+        && path.components().all(|c| match c {
+            Component::Normal(part) => part.len() <= 255,
+            _ => false,
+        })
 }
 
 fn parse_mode(r: &Record, default: u32) -> u32 {
