@@ -508,6 +508,9 @@ fn kill_9_mid_restore_leaves_only_whole_files_and_the_same_command_resumes() {
         "killed mid-restore: {placed} of {files}"
     );
     assert!(dest.join(".vaultdrill-restore/restore.json").is_file());
+    let private = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(private(&dest), 0o700, "a new destination is private");
+    assert_eq!(private(&dest.join(".vaultdrill-restore")), 0o700);
     assert_no_temp_files(&dest);
 
     // A file that a person (or a bug) changed meanwhile is found by its
@@ -1165,5 +1168,52 @@ fn a_master_key_restore_names_no_secret_anywhere() {
         assert!(!text.to_lowercase().contains(&hex.to_lowercase()));
         assert!(!text.contains(&b64));
         assert!(!text.contains(printed.trim()));
+    }
+}
+
+#[test]
+fn no_secret_reaches_rclone_through_argv_or_environment() {
+    let s = Setup::new();
+    let server = s.on_s3();
+    let log = s.tmp.path().join("rclone-calls.log");
+    let wrapper = s.tmp.path().join("rclone-logs");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\n{{ printf 'ARGV'; printf ' %s' \"$@\"; echo; env; cat /proc/$$/cmdline | tr '\\0' ' '; echo; }} >> {log}\nexec {real} \"$@\"\n",
+            log = log.display(),
+            real = require("rclone").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let config = server.config.to_str().unwrap().to_string();
+    let key = masterkey_file("default");
+    for (dest, extra) in [
+        ("pw", vec![]),
+        ("mk", vec!["--masterkey-file", key.to_str().unwrap()]),
+    ] {
+        let mut args = vec![
+            "--rclone-config",
+            config.as_str(),
+            "--rclone",
+            wrapper.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let run = s.restore(REMOTE, &s.dest(dest), &args);
+        assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    }
+    let calls = fs::read_to_string(&log).unwrap();
+    assert!(calls.matches("ARGV").count() >= 8, "{calls}");
+    let password = fs::read_to_string(password_file()).unwrap();
+    let printed = fs::read_to_string(&key).unwrap();
+    let hex: String = printed.chars().filter(char::is_ascii_hexdigit).collect();
+    for secret in [
+        password.trim(),
+        printed.trim(),
+        hex.as_str(),
+        &hex.to_uppercase(),
+    ] {
+        assert!(!calls.contains(secret), "a secret reached rclone");
     }
 }
