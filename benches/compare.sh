@@ -11,10 +11,13 @@
 #
 #   bash benches/compare.sh                 # 512 MiB mixed vault, 5 rounds
 #   bash benches/compare.sh --size-mib 2048 --runs 7
+#   bash benches/compare.sh --dataset large --size-mib 1024   # one 1 GiB file
+#   bash benches/compare.sh --dataset small                   # 20 000 files of 4 KiB
 #   bash benches/compare.sh --smoke         # tiny, for CI: checks the harness runs
 #
-# Writes a Markdown table to target/bench/compare.md (or --out FILE) and
-# prints it. Needs gocryptfs, fusermount3, GNU time (/usr/bin/time), openssl.
+# Writes a Markdown table to target/bench/compare.md (or --out FILE), an
+# SVG chart of the ratios beside it (same name, .svg), and prints the
+# table. Needs gocryptfs, fusermount3, GNU time (/usr/bin/time), openssl.
 # Speed targets are judged by reading the ratios, never asserted here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +26,15 @@ size_mib=512
 runs=5
 out_file=target/bench/compare.md
 smoke=0
+dataset=mixed
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1; size_mib=8; runs=1 ;;
     --size-mib) size_mib=$2; shift ;;
     --runs) runs=$2; shift ;;
     --out) out_file=$2; shift ;;
-    *) echo "usage: $0 [--smoke] [--size-mib N] [--runs N] [--out FILE]" >&2; exit 2 ;;
+    --dataset) dataset=$2; shift ;;
+    *) echo "usage: $0 [--smoke] [--dataset mixed|large|small] [--size-mib N] [--runs N] [--out FILE]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,12 +57,24 @@ trap cleanup EXIT
 mkdir -p "$mnt" "$(dirname "$out_file")"
 printf 'benchmark password\n' > "$work/pass"
 
-# A mixed tree: half in one large file, a quarter in 1 MiB files, the rest
-# in small files of 4-60 KiB.
+case "$dataset" in
+  mixed|large|small) ;;
+  *) echo "compare.sh: --dataset is mixed, large or small" >&2; exit 2 ;;
+esac
+# small: 20 000 files of 4 KiB (200 for --smoke), whatever --size-mib says.
+if [ "$dataset" = small ]; then
+  small_files=20000
+  [ "$smoke" = 1 ] && small_files=200
+  size_mib=$(( (small_files * 4 + 1023) / 1024 ))
+fi
+
+# The datasets, seeded: mixed (half in one large file, a quarter in 1 MiB
+# files, the rest in small files of 4-60 KiB), large (one file), small
+# (4 KiB files, 200 a folder).
 make_plain() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "$3" <<'PY'
 import os, random, sys
-root, total = sys.argv[1], int(sys.argv[2]) << 20
+root, total, dataset = sys.argv[1], int(sys.argv[2]) << 20, sys.argv[3]
 rnd = random.Random(42)
 os.makedirs(root)
 def put(rel, size):
@@ -68,6 +85,13 @@ def put(rel, size):
             n = min(size, 1 << 20)
             f.write(rnd.randbytes(n))
             size -= n
+if dataset == "large":
+    put("large/one.bin", total)
+    sys.exit(0)
+if dataset == "small":
+    for i in range(total // 4096):
+        put(f"small/{i // 200:03d}/s{i:05d}.dat", 4096)
+    sys.exit(0)
 put("large/big.bin", total // 2)
 left = total - total // 2
 for i in range(max(1, (left // 2) >> 20)):
@@ -92,10 +116,10 @@ make_vault() {
   fusermount3 -u "$mnt"
 }
 
-echo "building a ${size_mib} MiB vault with gocryptfs..." >&2
-make_plain "$work/plain" "$size_mib"
+echo "building a ${size_mib} MiB $dataset vault with gocryptfs..." >&2
+make_plain "$work/plain" "$size_mib" "$dataset"
 make_vault "$work/plain" "$work/vault"
-make_plain "$work/plain-small" 10
+make_plain "$work/plain-small" 10 mixed
 make_vault "$work/plain-small" "$work/vault-small"
 files=$(find "$work/plain" -type f | wc -l)
 
@@ -190,9 +214,10 @@ ossl() {
 gcm_one=$(ossl)
 gcm_all=$(ossl -multi "$cores")
 
-python3 - "$work" "$size_mib" "$files" "$runs" "$cores" "$gcm_one" "$gcm_all" "$out_file" "$many" <<'PY'
+python3 - "$work" "$size_mib" "$files" "$runs" "$cores" "$gcm_one" "$gcm_all" "$out_file" "$many" "$dataset" <<'PY'
 import statistics, sys
-work, size_mib, files, runs, cores, gcm_one, gcm_all, out, many = sys.argv[1:]
+work, size_mib, files, runs, cores, gcm_one, gcm_all, out, many, dataset = sys.argv[1:]
+shape = {"mixed": "one large, 1 MiB files, small files", "large": "one file", "small": "4 KiB files"}[dataset]
 size_mib = int(size_mib)
 def load(name):
     rows = [l.split() for l in open(f"{work}/{name}") if l.strip()]
@@ -210,7 +235,7 @@ g1, ga = kb(gcm_one) / 1024 / 1.024, kb(gcm_all) / 1024 / 1.024  # openssl kB = 
 lines = [
     f"# vaultdrill vs gocryptfs mount + cp -r",
     "",
-    f"{size_mib} MiB vault ({files} files: one large, 1 MiB files, small files), default gocryptfs 2.3 vault (AES-256-GCM), "
+    f"{size_mib} MiB {dataset} vault ({files} files: {shape}), default gocryptfs 2.3 vault (AES-256-GCM), "
     f"{runs} alternating rounds, warm page cache for both, {cores} cores. Medians.",
     "",
     "| | seconds | MiB/s | peak RSS | CPU |",
@@ -242,4 +267,34 @@ lines = [
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)
+
+# The ratios as a bar chart (SVG, no dependencies): each pair's speed-up
+# over the gocryptfs route, with the issue's target drawn on each bar.
+bars = [
+    ("decrypt vs mount + cp", tb / ta, 3.0 if dataset == "small" else 2.0),
+    ("encrypt vs cp into mount", td / tc, 2.0),
+    ("export vs reverse mount + cp", tf / te, 2.0),
+    ("verify vs gocryptfs -fsck", ti / th, 2.0),
+]
+width, left, row = 640, 210, 34
+top = 46
+scale = (width - left - 60) / max(max(r for _, r, _ in bars), max(t for _, _, t in bars), 1.0)
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + row * len(bars) + 30}" font-family="sans-serif" font-size="13">',
+       f'<text x="10" y="20" font-weight="bold">vaultdrill vs gocryptfs, {size_mib} MiB {dataset} vault: speed-up (x)</text>',
+       f'<text x="10" y="36" fill="#555" font-size="11">medians of {runs} alternating rounds, {cores} cores; the mark is the target</text>']
+for i, (label, ratio, target) in enumerate(bars):
+    y = top + i * row
+    colour = "#2a7d2a" if ratio >= target else "#b03030"
+    svg.append(f'<text x="10" y="{y + 17}">{label}</text>')
+    svg.append(f'<rect x="{left}" y="{y + 4}" width="{ratio * scale:.1f}" height="18" fill="{colour}"/>')
+    svg.append(f'<text x="{left + ratio * scale + 6:.1f}" y="{y + 17}">{ratio:.2f}x</text>')
+    tx = left + target * scale
+    svg.append(f'<line x1="{tx:.1f}" y1="{y}" x2="{tx:.1f}" y2="{y + 26}" stroke="#000" stroke-dasharray="3,2"/>')
+x1 = left + scale
+svg.append(f'<line x1="{x1:.1f}" y1="{top - 4}" x2="{x1:.1f}" y2="{top + row * len(bars)}" stroke="#999"/>')
+svg.append(f'<text x="{x1 - 8:.1f}" y="{top + row * len(bars) + 16}" fill="#555" font-size="11">1x</text>')
+svg.append("</svg>")
+chart = out[:-3] + ".svg" if out.endswith(".md") else out + ".svg"
+open(chart, "w").write("\n".join(svg) + "\n")
+print(f"chart: {chart}")
 PY
