@@ -65,7 +65,9 @@ Start with:
   vaultdrill push ~/vault b2:bucket/vault   manifest, guarded sync, remote check
   vaultdrill verify ~/vault                 every block and hash against the manifest
   vaultdrill drill b2:bucket/vault --masterkey-file ~/masterkey.txt
-                                            can it be restored? (sample, both unlock paths, report)"
+                                            can it be restored? (sample, both unlock paths, report)
+  vaultdrill restore b2:bucket/vault ~/restored
+                                            the bad day: everything back, verified, resumable"
 )]
 pub struct Cli {
     #[command(subcommand)]
