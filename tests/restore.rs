@@ -711,6 +711,24 @@ fn a_restore_report_and_json_name_no_secret() {
     let dest = s.dest("out");
     let run = s.restore(&s.local(), &dest, &[]);
     assert_eq!(run.code, 0);
+    // Reports name plaintext paths: private to their owner, also in the
+    // state directory's reports folder.
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&s.tmp.path().join("restore.md")), 0o600);
+    let out = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &s.state)
+        .args(["restore", "-q", &s.local()])
+        .arg(s.dest("default-report"))
+        .arg("--passfile")
+        .arg(password_file())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reports = s.state.join("reports");
+    assert_eq!(mode(&reports), 0o700);
+    for entry in fs::read_dir(&reports).unwrap() {
+        assert_eq!(mode(&entry.unwrap().path()), 0o600);
+    }
     let password = fs::read_to_string(password_file()).unwrap();
     let password = password.trim();
     let key = fs::read_to_string(masterkey_file("default")).unwrap();

@@ -201,25 +201,22 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let mut after: Vec<String> = Vec::new();
     let report_path = match &args.report {
         Some(p) => Some(p.clone()),
-        None => {
-            let dir = store::state_dir().join("reports");
-            match std::fs::create_dir_all(&dir) {
-                Ok(()) => Some(dir.join(format!(
-                    "restore-{}.md",
-                    outcome.started.replace([':', '-'], "")
-                ))),
-                Err(e) => {
-                    after.push(format!(
-                        "{}: creating the reports folder: {e}; give --report FILE",
-                        dir.display()
-                    ));
-                    None
-                }
+        None => match store::reports_dir() {
+            Ok(dir) => Some(dir.join(format!(
+                "restore-{}.md",
+                outcome.started.replace([':', '-'], "")
+            ))),
+            Err(e) => {
+                after.push(format!(
+                    "{}: creating the reports folder: {e}; give --report FILE",
+                    store::state_dir().join("reports").display()
+                ));
+                None
             }
-        }
+        },
     };
     if let Some(path) = &report_path {
-        if let Err(e) = std::fs::write(path, report::markdown(&outcome)) {
+        if let Err(e) = store::write_report(path, &report::markdown(&outcome)) {
             after.push(format!(
                 "{}: writing the report: {e}; give --report FILE in a writable folder",
                 path.display()

@@ -372,6 +372,28 @@ pub fn local_copy(vault_id: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// The state directory's reports folder (0700: reports name plaintext
+/// paths), created when missing.
+pub fn reports_dir() -> io::Result<PathBuf> {
+    let dir = state_dir().join("reports");
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    Ok(dir)
+}
+
+/// Writes a report to `path`, a new file private to its owner (0600).
+pub fn write_report(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
 /// Writes `bytes` to `dir/name` (mode 0600) atomically.
 pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let temp = dir.join(format!(".{name}.tmp"));
