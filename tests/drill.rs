@@ -1522,6 +1522,32 @@ fn one_vaultdrill_at_a_time_per_remote_and_a_killed_one_is_no_obstacle() {
         "{}",
         after.run.stderr
     );
+    // Its scratch folder (ciphertext, the decrypted manifest) is still
+    // there; the next drill using that folder removes it.
+    let hang = p.tmp.path().join("hang-scratch");
+    assert_eq!(fs::read_dir(&hang).unwrap().count(), 1, "left by the kill");
+    let next = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &p.state)
+        .args([
+            "drill",
+            p.remote.to_str().unwrap(),
+            "--no-state",
+            "--no-masterkey",
+        ])
+        .arg("--passfile")
+        .arg(password_file())
+        .arg("--scratch")
+        .arg(&hang)
+        .output()
+        .unwrap();
+    assert_eq!(
+        next.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    assert!(String::from_utf8_lossy(&next.stderr).contains("left by a drill that was killed"));
+    assert_eq!(fs::read_dir(&hang).unwrap().count(), 0, "swept");
 }
 
 #[test]

@@ -149,8 +149,15 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     };
 
     let parent = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
+    // What killed drills left here (ciphertext, a decrypted manifest) goes.
+    for dir in vaultdrill::drill::scratch::sweep(&parent) {
+        eprintln!(
+            "vaultdrill: NOTE removed {}, left by a drill that was killed",
+            dir.display()
+        );
+    }
     let scratch = tempfile::Builder::new()
-        .prefix("vaultdrill-drill-")
+        .prefix(vaultdrill::drill::scratch::PREFIX)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(&parent)
         .map_err(|e| {
@@ -159,6 +166,12 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                 parent.display()
             )
         })?;
+    vaultdrill::drill::scratch::mark(scratch.path()).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot write in the scratch folder: {e}",
+            scratch.path().display()
+        )
+    })?;
     if let Ok(mut slot) = SCRATCH.lock() {
         *slot = Some(scratch.path().to_path_buf());
     }
@@ -242,7 +255,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         // Ciphertext only: the decrypted manifest (plaintext names and
         // hashes), the regenerated config and the cross-check's leftovers go.
         let dir = scratch.path();
-        for name in ["manifest.jsonl", "files-from.txt", "mnt.log"] {
+        for name in ["manifest.jsonl", "files-from.txt", "mnt.log", "owner.pid"] {
             let _ = std::fs::remove_file(dir.join(name));
         }
         for name in ["regenerated", "mnt"] {

@@ -8,4 +8,5 @@ pub mod outcome;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod scratch;
 pub mod state;
