@@ -434,3 +434,43 @@ fn a_refresh_after_a_deletion_records_the_roots_new_mtime() {
         run.problems()
     );
 }
+
+#[test]
+fn a_file_of_many_chunks_hashes_in_order_and_names_its_first_bad_block() {
+    // 5.5 MiB: six 1 MiB chunks, decrypted four at a time in parallel and
+    // hashed in file order.
+    let (tmp, vault) = unpack("default");
+    let state = tmp.path().join("state");
+    let plain = content("many-chunks", 5 * (1 << 20) + (1 << 19));
+    add_plain_file(&vault, "many-chunks", &plain);
+    manifest(&state, &vault, &["--remote-hashes", "sha1"]);
+    let record = records(&local_copy(&state).join("manifest.jsonl"))
+        .into_iter()
+        .find(|r| r["path"] == "many-chunks")
+        .expect("a record");
+    assert_eq!(record["blake3"], blake3_hex(&plain));
+    let object = cipher_path_of(&vault, "many-chunks");
+    assert_eq!(record["cipher_sha1"], coreutils_hash("sha1sum", &object));
+    assert_eq!(
+        record["cipher_blake3"],
+        blake3_hex(&fs::read(&object).unwrap())
+    );
+    assert_eq!(verify(&state, &vault, &[]).code, 0);
+    // Damage in blocks 300 (chunk 1) and 700 (chunk 2), decrypted in the
+    // same parallel group: the first in file order is named.
+    keep_mtime(&object, |p| {
+        let mut bytes = fs::read(p).unwrap();
+        for block in [700usize, 300] {
+            bytes[18 + block * (4096 + 32) + 100] ^= 1;
+        }
+        fs::write(p, bytes).unwrap();
+    });
+    let run = verify(&state, &vault, &[]);
+    assert_eq!(run.code, 1);
+    let found = run.problems();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("DAMAGED many-chunks: ") && found[0].contains("block 300"),
+        "{found:#?}"
+    );
+}
