@@ -177,9 +177,9 @@ pub fn digest_file(
             progress.add_bytes(chunk.data.len() as u64);
         }
     } else {
-        let mut group: Vec<InFlight> = Vec::new();
-        let mut first = 0;
-        while first < chunks {
+        // Decrypts chunks `first..` (a group) into `group`; the first bad
+        // block in file order, as a sequential read would name it.
+        let decrypt = |group: &mut Vec<InFlight>, first: u64| -> Result<(), ProblemKind> {
             let last = (first + GROUP).min(chunks);
             group.resize_with((last - first) as usize, InFlight::default);
             let results: Vec<Result<(), ProblemKind>> = group
@@ -201,14 +201,32 @@ pub fn digest_file(
                     },
                 )
                 .collect();
-            // The first bad block in file order, as a sequential read says.
-            results.into_iter().collect::<Result<Vec<()>, _>>()?;
-            for c in &group {
-                cipher.update(&c.raw);
-                plain.update(&c.plain.data);
-                progress.add_bytes(c.plain.data.len() as u64);
+            results
+                .into_iter()
+                .collect::<Result<Vec<()>, _>>()
+                .map(drop)
+        };
+        // Hashing a group in order overlaps the decryption of the next.
+        let (mut cur, mut next): (Vec<InFlight>, Vec<InFlight>) = (Vec::new(), Vec::new());
+        decrypt(&mut cur, 0)?;
+        let mut first = 0;
+        loop {
+            let after = first + GROUP;
+            let mut hash = |cur: &Vec<InFlight>| {
+                for c in cur {
+                    cipher.update(&c.raw);
+                    plain.update(&c.plain.data);
+                    progress.add_bytes(c.plain.data.len() as u64);
+                }
+            };
+            if after >= chunks {
+                hash(&cur);
+                break;
             }
-            first = last;
+            let ((), decrypted) = rayon::join(|| hash(&cur), || decrypt(&mut next, after));
+            decrypted?;
+            std::mem::swap(&mut cur, &mut next);
+            first = after;
         }
     }
     record.size = Some(file.plain_size());
