@@ -1556,16 +1556,13 @@ fn no_secret_reaches_rclone_through_argv_or_environment() {
     let server = on_s3(&p);
     let log = p.tmp.path().join("rclone-calls.log");
     let wrapper = p.tmp.path().join("rclone-logs");
-    fs::write(
+    rclone_wrapper(
         &wrapper,
-        format!(
-            "#!/bin/bash\n{{ printf 'ARGV'; printf ' %s' \"$@\"; echo; env; cat /proc/$$/cmdline | tr '\\0' ' '; echo; }} >> {log}\nexec {real} \"$@\"\n",
+        &format!(
+            "{{ printf 'ARGV'; printf ' %s' \"$@\"; echo; env; cat /proc/$$/cmdline | tr '\\0' ' '; echo; }} >> {log}\n",
             log = log.display(),
-            real = require("rclone").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let config = server.config.to_str().unwrap().to_string();
     let wrapper_text = wrapper.to_str().unwrap().to_string();
     // A push and a drill, every rclone call through the logging wrapper.

@@ -14,7 +14,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
@@ -422,32 +421,13 @@ fn a_wrong_master_key() {
 /// plaintext path `path` (the trailer made to match, so only the path
 /// itself can be refused).
 fn with_hostile_path(row: &Row, victim: &str, path: &str) -> Run {
-    let w = world();
-    let state = w._tmp.path().join("state/vaults");
-    let copy = fs::read_dir(state)
-        .unwrap()
-        .map(|e| e.unwrap().path().join("manifest.jsonl"))
-        .find(|p| p.is_file())
-        .unwrap();
-    let text = fs::read_to_string(copy).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let mut digest = blake3::Hasher::new();
-    let mut out = format!("{}\n", lines[0]);
-    for line in &lines[1..lines.len() - 1] {
-        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+    let manifest = row.tmp.path().join("hostile.jsonl");
+    let copy = local_manifest_copy(&world()._tmp.path().join("state"));
+    edit_manifest(&copy, &manifest, |record| {
         if record["path"] == victim {
             record["path"] = serde_json::Value::from(path);
         }
-        let line = format!("{record}\n");
-        digest.update(line.as_bytes());
-        out.push_str(&line);
-    }
-    let mut trailer: serde_json::Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
-    trailer["trailer"]["records_blake3"] =
-        serde_json::Value::from(digest.finalize().to_hex().to_string());
-    out.push_str(&format!("{trailer}\n"));
-    let manifest = row.tmp.path().join("hostile.jsonl");
-    fs::write(&manifest, out).unwrap();
+    });
     row.restore(&["--manifest", manifest.to_str().unwrap()])
 }
 
@@ -488,16 +468,13 @@ fn rclone_failing_mid_transfer_then_resumed() {
     let row = Row::new();
     let count = row.tmp.path().join("calls");
     let wrapper = row.tmp.path().join("rclone-cut");
-    fs::write(
+    rclone_wrapper(
         &wrapper,
-        format!(
-            "#!/bin/bash\nif [[ \" $* \" == *' copy '* ]]; then n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 )); echo $n > {count}\n  if [ $n -ge 5 ]; then echo 'Failed to copy: connection reset by peer' >&2; exit 1; fi\nfi\nexec {real} \"$@\"\n",
+        &format!(
+            "if [[ \" $* \" == *' copy '* ]]; then n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 )); echo $n > {count}\n  if [ $n -ge 5 ]; then echo 'Failed to copy: connection reset by peer' >&2; exit 1; fi\nfi\n",
             count = count.display(),
-            real = require("rclone").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let source = format!(":local:{}", row.remote.display());
     let run = row.restore_from(
         &source,
@@ -580,15 +557,7 @@ fn the_destination_read_only() {
 fn sigkill_mid_restore_then_resumed() {
     let row = Row::new();
     let wrapper = row.tmp.path().join("rclone-slow");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\nsleep 0.3\nexec {} \"$@\"\n",
-            require("rclone").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    rclone_wrapper(&wrapper, "sleep 0.3\n");
     let source = format!(":local:{}", row.remote.display());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vaultdrill"))
         .env_remove("XDG_RUNTIME_DIR")

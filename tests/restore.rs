@@ -208,16 +208,13 @@ fn a_partial_restore_by_path_fetches_only_what_it_needs() {
     // An rclone that logs every --files-from list it is given.
     let log = s.tmp.path().join("lists.log");
     let wrapper = s.tmp.path().join("rclone-logs");
-    fs::write(
+    rclone_wrapper(
         &wrapper,
-        format!(
-            "#!/bin/bash\nargs=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = --files-from ]; then cat \"${{args[$((i+1))]}}\" >> {log}; fi\ndone\nexec {real} \"$@\"\n",
+        &format!(
+            "args=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = --files-from ]; then cat \"${{args[$((i+1))]}}\" >> {log}; fi\ndone\n",
             log = log.display(),
-            real = require("rclone").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let want = expected("default");
     let dir = want
         .values()
@@ -448,15 +445,7 @@ fn kill_9_mid_restore_leaves_only_whole_files_and_the_same_command_resumes() {
     let config = server.config.to_str().unwrap().to_string();
     // A slow rclone: every batch (one file each) waits first.
     let wrapper = s.tmp.path().join("rclone-slow");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\nsleep 0.4\nexec {} \"$@\"\n",
-            require("rclone").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    rclone_wrapper(&wrapper, "sleep 0.4\n");
     let dest = s.dest("out");
     let mut child = vaultdrill_std()
         .env("VAULTDRILL_STATE_DIR", &s.state)
@@ -748,16 +737,13 @@ fn a_network_cut_stops_with_4_and_the_same_command_finishes() {
     // config, the manifest folder's diriv and the manifest).
     let count = s.tmp.path().join("calls");
     let wrapper = s.tmp.path().join("rclone-cut");
-    fs::write(
+    rclone_wrapper(
         &wrapper,
-        format!(
-            "#!/bin/bash\nif [[ \" $* \" == *' copy '* ]]; then n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 )); echo $n > {count}\n  if [ $n -ge 6 ]; then echo 'Failed to copy: connection reset by peer' >&2; exit 1; fi\nfi\nexec {real} \"$@\"\n",
+        &format!(
+            "if [[ \" $* \" == *' copy '* ]]; then n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 )); echo $n > {count}\n  if [ $n -ge 6 ]; then echo 'Failed to copy: connection reset by peer' >&2; exit 1; fi\nfi\n",
             count = count.display(),
-            real = require("rclone").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let dest = s.dest("out");
     let run = s.restore(
         REMOTE,
@@ -796,15 +782,7 @@ fn ctrl_c_keeps_what_is_restored_and_the_marker() {
     let server = s.on_s3();
     let config = server.config.to_str().unwrap().to_string();
     let wrapper = s.tmp.path().join("rclone-slow");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\nsleep 0.3\nexec {} \"$@\"\n",
-            require("rclone").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    rclone_wrapper(&wrapper, "sleep 0.3\n");
     let dest = s.dest("out");
     let child = vaultdrill_std()
         .env("VAULTDRILL_STATE_DIR", &s.state)
@@ -848,33 +826,16 @@ fn a_hostile_manifest_or_a_planted_link_cannot_steer_writes_out_of_dest() {
     let s = Setup::new();
     // A plaintext manifest (--manifest FILE) whose paths climb out, and
     // one under a folder that is a symlink to elsewhere in DEST.
-    let copy = fs::read_dir(s.state.join("vaults"))
-        .unwrap()
-        .map(|e| e.unwrap().path().join("manifest.jsonl"))
-        .find(|p| p.is_file())
-        .expect("the local copy of the manifest");
-    let text = fs::read_to_string(&copy).unwrap();
     let want = expected("default");
     let (victim, _) = want
         .iter()
         .find(|(p, e)| e.kind == "file" && !p.contains('/'))
         .unwrap();
-    let hostile = text.replace(&format!("\"path\":\"{victim}\""), "\"path\":\"../escaped\"");
-    assert_ne!(hostile, text, "the manifest names {victim}");
-    // With a trailer that matches (a reader refuses an edited manifest
-    // otherwise): the hostile path itself must be refused.
-    let lines: Vec<&str> = hostile.lines().collect();
-    let records = &lines[1..lines.len() - 1];
-    let mut digest = blake3::Hasher::new();
-    for line in records {
-        digest.update(line.as_bytes());
-        digest.update(b"\n");
-    }
-    let mut trailer: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
-    trailer["trailer"]["records_blake3"] = Value::from(digest.finalize().to_hex().to_string());
-    let hostile = format!("{}\n{}\n{trailer}\n", lines[0], records.join("\n"));
-    let manifest = s.tmp.path().join("hostile.jsonl");
-    fs::write(&manifest, hostile).unwrap();
+    let manifest = edited_manifest(&s, "hostile.jsonl", |r| {
+        if r["path"] == victim.as_str() {
+            r["path"] = Value::from("../escaped");
+        }
+    });
     let dest = s.dest("out");
     let run = s.restore(
         &s.local(),
@@ -1009,27 +970,8 @@ fn a_disk_that_fills_mid_restore_stops_cleanly_and_resumes_once_there_is_room() 
 /// `edit`, and a trailer that matches (so only the edit itself can be
 /// refused); written to `name` in the test's folder.
 fn edited_manifest(s: &Setup, name: &str, edit: impl Fn(&mut Value)) -> PathBuf {
-    let copy = fs::read_dir(s.state.join("vaults"))
-        .unwrap()
-        .map(|e| e.unwrap().path().join("manifest.jsonl"))
-        .find(|p| p.is_file())
-        .expect("the local copy of the manifest");
-    let text = fs::read_to_string(&copy).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let mut digest = blake3::Hasher::new();
-    let mut out = format!("{}\n", lines[0]);
-    for line in &lines[1..lines.len() - 1] {
-        let mut record: Value = serde_json::from_str(line).unwrap();
-        edit(&mut record);
-        let line = format!("{}\n", serde_json::to_string(&record).unwrap());
-        digest.update(line.as_bytes());
-        out.push_str(&line);
-    }
-    let mut trailer: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
-    trailer["trailer"]["records_blake3"] = Value::from(digest.finalize().to_hex().to_string());
-    out.push_str(&format!("{trailer}\n"));
     let path = s.tmp.path().join(name);
-    fs::write(&path, out).unwrap();
+    edit_manifest(&local_manifest_copy(&s.state), &path, edit);
     path
 }
 
@@ -1195,16 +1137,13 @@ fn no_secret_reaches_rclone_through_argv_or_environment() {
     let server = s.on_s3();
     let log = s.tmp.path().join("rclone-calls.log");
     let wrapper = s.tmp.path().join("rclone-logs");
-    fs::write(
+    rclone_wrapper(
         &wrapper,
-        format!(
-            "#!/bin/bash\n{{ printf 'ARGV'; printf ' %s' \"$@\"; echo; env; cat /proc/$$/cmdline | tr '\\0' ' '; echo; }} >> {log}\nexec {real} \"$@\"\n",
+        &format!(
+            "{{ printf 'ARGV'; printf ' %s' \"$@\"; echo; env; cat /proc/$$/cmdline | tr '\\0' ' '; echo; }} >> {log}\n",
             log = log.display(),
-            real = require("rclone").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let config = server.config.to_str().unwrap().to_string();
     let key = masterkey_file("default");
     for (dest, extra) in [

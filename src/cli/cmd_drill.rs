@@ -1,7 +1,7 @@
 //! `vaultdrill drill`: secrets and scratch in, reports out.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use vaultdrill::ExitStatus;
@@ -14,7 +14,6 @@ use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::manifest::store;
 use vaultdrill::push::Remote;
 use vaultdrill::rclone::Rclone;
-use vaultdrill::registry::{self, Registry, RegistryError};
 use vaultdrill::secrets::{SecretSource, read_secret};
 use vaultdrill::vault::Secret;
 
@@ -51,24 +50,8 @@ fn remove_scratch_on_interrupt() {
 /// Fills what a registered vault's entry says and the command line does not.
 fn resolve(args: &DrillArgs, cli: &Cli) -> anyhow::Result<DrillArgs> {
     let mut args = args.clone();
-    if matches!(Remote::parse(&args.remote), Remote::Rclone(_)) {
-        return Ok(args);
-    }
-    let path = cli.registry.clone().unwrap_or_else(registry::default_path);
-    if Path::new(&args.remote).exists() && !path.exists() {
-        return Ok(args);
-    }
-    let registry = Registry::load(&path).map_err(vaultdrill::Error::from)?;
-    if let Some((name, entry)) = registry
-        .resolve(Path::new(&args.remote))
-        .map_err(vaultdrill::Error::from)?
-    {
-        args.remote = entry.remote.clone().ok_or_else(|| {
-            vaultdrill::Error::from(RegistryError::NoRemote {
-                name: name.to_string(),
-                path: registry.path.clone(),
-            })
-        })?;
+    if let Some((remote, entry)) = super::registered_remote(&args.remote, cli)? {
+        args.remote = remote;
         if args.passfile.is_none() && args.extpass.is_empty() && !args.no_password {
             args.passfile = entry.passfile.clone();
             args.extpass = entry.extpass.iter().cloned().collect();

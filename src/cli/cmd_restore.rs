@@ -10,7 +10,6 @@ use vaultdrill::format::unlock::ScryptLimits;
 use vaultdrill::manifest::store;
 use vaultdrill::push::Remote;
 use vaultdrill::rclone::Rclone;
-use vaultdrill::registry::{self, Registry, RegistryError};
 use vaultdrill::restore::{self, Key, ManifestChoice, RestoreOptions, dest, report};
 use vaultdrill::secrets::{SecretSource, read_secret};
 use vaultdrill::selection::Selection;
@@ -40,24 +39,8 @@ fn clear_work_on_interrupt() {
 /// Fills what a registered vault's entry says and the command line does not.
 fn resolve(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<RestoreArgs> {
     let mut args = args.clone();
-    if matches!(Remote::parse(&args.source), Remote::Rclone(_)) {
-        return Ok(args);
-    }
-    let path = cli.registry.clone().unwrap_or_else(registry::default_path);
-    if Path::new(&args.source).exists() && !path.exists() {
-        return Ok(args);
-    }
-    let registry = Registry::load(&path).map_err(vaultdrill::Error::from)?;
-    if let Some((name, entry)) = registry
-        .resolve(Path::new(&args.source))
-        .map_err(vaultdrill::Error::from)?
-    {
-        args.source = entry.remote.clone().ok_or_else(|| {
-            vaultdrill::Error::from(RegistryError::NoRemote {
-                name: name.to_string(),
-                path: registry.path.clone(),
-            })
-        })?;
+    if let Some((remote, entry)) = super::registered_remote(&args.source, cli)? {
+        args.source = remote;
         if args.passfile.is_none() && args.extpass.is_empty() && args.masterkey_file.is_none() {
             args.passfile = entry.passfile.clone();
             args.extpass = entry.extpass.iter().cloned().collect();

@@ -33,6 +33,37 @@ use vaultdrill::ExitStatus;
 pub use args::Cli;
 use args::Command;
 
+/// The registered vault `text` names, with its remote (a drill's or a
+/// restore's SOURCE): `None` when `text` is an rclone remote or a folder.
+pub fn registered_remote(
+    text: &str,
+    cli: &Cli,
+) -> anyhow::Result<Option<(String, vaultdrill::registry::VaultEntry)>> {
+    use vaultdrill::push::Remote;
+    use vaultdrill::registry::{self, Registry, RegistryError};
+    if matches!(Remote::parse(text), Remote::Rclone(_)) {
+        return Ok(None);
+    }
+    let path = cli.registry.clone().unwrap_or_else(registry::default_path);
+    if std::path::Path::new(text).exists() && !path.exists() {
+        return Ok(None);
+    }
+    let registry = Registry::load(&path).map_err(vaultdrill::Error::from)?;
+    let Some((name, entry)) = registry
+        .resolve(std::path::Path::new(text))
+        .map_err(vaultdrill::Error::from)?
+    else {
+        return Ok(None);
+    };
+    let remote = entry.remote.clone().ok_or_else(|| {
+        vaultdrill::Error::from(RegistryError::NoRemote {
+            name: name.to_string(),
+            path: registry.path.clone(),
+        })
+    })?;
+    Ok(Some((remote, entry.clone())))
+}
+
 /// A command-line mistake found after parsing.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]

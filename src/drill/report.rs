@@ -41,6 +41,32 @@ pub(crate) fn duration(seconds: f64) -> String {
     }
 }
 
+/// The numbered steps: title, status, time, what ran and what it showed
+/// (and, with `count_findings`, how many findings are listed below).
+pub(crate) fn steps_section(m: &mut String, steps: &[super::outcome::Step], count_findings: bool) {
+    let _ = writeln!(m, "## Steps\n");
+    for (i, step) in steps.iter().enumerate() {
+        let _ = writeln!(
+            m,
+            "{}. **{}**: {} ({})",
+            i + 1,
+            step.title,
+            step.status.word(),
+            duration(step.seconds)
+        );
+        if !step.ran.is_empty() {
+            let _ = writeln!(m, "   - Ran: {}", step.ran);
+        }
+        if !step.summary.is_empty() {
+            let _ = writeln!(m, "   - Showed: {}", step.summary);
+        }
+        if count_findings && !step.findings.is_empty() {
+            let _ = writeln!(m, "   - {} finding(s), listed below.", step.findings.len());
+        }
+    }
+    m.push('\n');
+}
+
 /// The first line: the verdict, in words.
 pub fn headline(o: &Outcome) -> String {
     let remote = code(&o.remote);
@@ -81,27 +107,7 @@ pub fn markdown(o: &Outcome) -> String {
     );
     let _ = writeln!(m, "## Scenario\n\n{}\n", o.scenario);
 
-    let _ = writeln!(m, "## Steps\n");
-    for (i, step) in o.steps.iter().enumerate() {
-        let _ = writeln!(
-            m,
-            "{}. **{}**: {} ({})",
-            i + 1,
-            step.title,
-            step.status.word(),
-            duration(step.seconds)
-        );
-        if !step.ran.is_empty() {
-            let _ = writeln!(m, "   - Ran: {}", step.ran);
-        }
-        if !step.summary.is_empty() {
-            let _ = writeln!(m, "   - Showed: {}", step.summary);
-        }
-        if !step.findings.is_empty() {
-            let _ = writeln!(m, "   - {} finding(s), listed below.", step.findings.len());
-        }
-    }
-    m.push('\n');
+    steps_section(&mut m, &o.steps, true);
 
     let _ = writeln!(m, "## Findings\n");
     let findings: Vec<_> = o.findings().collect();

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::RestoreOutcome;
 use crate::display::human_bytes;
 use crate::drill::outcome::StepStatus;
-use crate::drill::report::{cell, code, duration};
+use crate::drill::report::{cell, code, duration, steps_section};
 use crate::exit::ExitStatus;
 
 /// The first line: the verdict, in words.
@@ -72,24 +72,7 @@ pub fn markdown(o: &RestoreOutcome) -> String {
         let _ = writeln!(m, "Followed {}.\n", o.manifest);
     }
 
-    let _ = writeln!(m, "## Steps\n");
-    for (i, step) in o.steps.iter().enumerate() {
-        let _ = writeln!(
-            m,
-            "{}. **{}**: {} ({})",
-            i + 1,
-            step.title,
-            step.status.word(),
-            duration(step.seconds)
-        );
-        if !step.ran.is_empty() {
-            let _ = writeln!(m, "   - Ran: {}", step.ran);
-        }
-        if !step.summary.is_empty() {
-            let _ = writeln!(m, "   - Showed: {}", step.summary);
-        }
-    }
-    m.push('\n');
+    steps_section(&mut m, &o.steps, false);
 
     let t = &o.totals;
     let _ = writeln!(m, "## Restored\n");

@@ -521,3 +521,50 @@ pub fn add_plain_file(vault: &Path, name: &str, content: &[u8]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An executable stand-in for rclone at `path`: the bash `prelude` runs
+/// first, then the real rclone with the same arguments.
+pub fn rclone_wrapper(path: &Path, prelude: &str) {
+    fs::write(
+        path,
+        format!(
+            "#!/bin/bash\n{prelude}exec {} \"$@\"\n",
+            require("rclone").display()
+        ),
+    )
+    .expect("write the wrapper");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("make it executable");
+}
+
+/// Writes to `to` the plaintext manifest `from` with each record passed
+/// through `edit` and a trailer that matches, so that only the edit
+/// itself can be refused.
+pub fn edit_manifest(from: &Path, to: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let text = fs::read_to_string(from).expect("manifest");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut digest = blake3::Hasher::new();
+    let mut out = format!("{}\n", lines[0]);
+    for line in &lines[1..lines.len() - 1] {
+        let mut record: serde_json::Value = serde_json::from_str(line).expect("record");
+        edit(&mut record);
+        let line = format!("{record}\n");
+        digest.update(line.as_bytes());
+        out.push_str(&line);
+    }
+    let mut trailer: serde_json::Value =
+        serde_json::from_str(lines[lines.len() - 1]).expect("trailer");
+    trailer["trailer"]["records_blake3"] =
+        serde_json::Value::from(digest.finalize().to_hex().to_string());
+    out.push_str(&format!("{trailer}\n"));
+    fs::write(to, out).expect("write the manifest");
+}
+
+/// The local plaintext copy of the newest manifest in the state directory
+/// `state` (one vault).
+pub fn local_manifest_copy(state: &Path) -> PathBuf {
+    fs::read_dir(state.join("vaults"))
+        .expect("state directory")
+        .map(|e| e.expect("entry").path().join("manifest.jsonl"))
+        .find(|p| p.is_file())
+        .expect("the local copy of the manifest")
+}
