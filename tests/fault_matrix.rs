@@ -111,17 +111,11 @@ impl Row {
     }
 
     fn restore_from(&self, source: &str, extra: &[&str]) -> Run {
-        let mut cmd = vaultdrill();
-        cmd.env("VAULTDRILL_STATE_DIR", self.tmp.path().join("state"))
-            .args(["restore", source])
-            .arg(self.dest())
-            .arg("--json")
-            .arg("--report")
-            .arg(self.tmp.path().join("report.md"));
-        if !extra.contains(&"--masterkey-file") && !extra.contains(&"--passfile") {
-            cmd.arg("--passfile").arg(password_file());
-        }
-        run_json(cmd.args(extra))
+        let (state, report) = (
+            self.tmp.path().join("state"),
+            self.tmp.path().join("report.md"),
+        );
+        restore_json(&state, source, &self.dest(), &report, extra)
     }
 
     /// `vaultdrill decrypt` of this copy into a new folder.

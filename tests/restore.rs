@@ -75,17 +75,8 @@ impl Setup {
     /// `vaultdrill restore SOURCE DEST --json` with this state directory
     /// (the password unless a key is given).
     fn restore(&self, source: &str, dest: &Path, extra: &[&str]) -> Run {
-        let mut cmd = vaultdrill();
-        cmd.env("VAULTDRILL_STATE_DIR", &self.state)
-            .args(["restore", source])
-            .arg(dest)
-            .arg("--json")
-            .arg("--report")
-            .arg(self.tmp.path().join("restore.md"));
-        if !extra.contains(&"--masterkey-file") && !extra.contains(&"--passfile") {
-            cmd.arg("--passfile").arg(password_file());
-        }
-        run_json(cmd.args(extra))
+        let report = self.tmp.path().join("restore.md");
+        restore_json(&self.state, source, dest, &report, extra)
     }
 
     fn local(&self) -> String {

@@ -334,20 +334,11 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             write!(out, "{}", report::markdown(&outcome))?;
         } else if !cli.quiet {
             writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
-            for (i, step) in outcome.steps.iter().enumerate() {
-                writeln!(
-                    out,
-                    "  {}. {}: {}{}",
-                    i + 1,
-                    step.title,
-                    step.status.word(),
-                    if step.summary.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", step.summary)
-                    }
-                )?;
-            }
+            write!(
+                out,
+                "{}",
+                vaultdrill::drill::report::step_lines(&outcome.steps)
+            )?;
             if let Some(path) = &report_path {
                 writeln!(out, "Report: {}", path.display())?;
             }

@@ -226,20 +226,11 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         }
         if !cli.quiet {
             writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
-            for (i, step) in outcome.steps.iter().enumerate() {
-                writeln!(
-                    out,
-                    "  {}. {}: {}{}",
-                    i + 1,
-                    step.title,
-                    step.status.word(),
-                    if step.summary.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", step.summary)
-                    }
-                )?;
-            }
+            write!(
+                out,
+                "{}",
+                vaultdrill::drill::report::step_lines(&outcome.steps)
+            )?;
             if !outcome.still_owed.is_empty() {
                 writeln!(
                     out,

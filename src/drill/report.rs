@@ -67,6 +67,62 @@ pub(crate) fn steps_section(m: &mut String, steps: &[super::outcome::Step], coun
     m.push('\n');
 }
 
+/// The findings as a table (path, object, cause, and a last column from
+/// `last`), or the words for none. `words`: (none, object header, last
+/// column header).
+pub(crate) fn findings_table<'a>(
+    m: &mut String,
+    findings: impl Iterator<Item = (&'a super::outcome::Step, &'a super::outcome::Finding)>,
+    words: (&str, &str, &str),
+    last: impl Fn(&super::outcome::Step, &super::outcome::Finding) -> String,
+) {
+    let (none, object, last_header) = words;
+    let mut any = false;
+    for (step, f) in findings {
+        if !any {
+            let _ = writeln!(m, "| | path | {object} | cause | {last_header} |");
+            let _ = writeln!(m, "|---|---|---|---|---|");
+            any = true;
+        }
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} |",
+            f.label,
+            f.path
+                .as_deref()
+                .map(|p| cell(&code(p)))
+                .unwrap_or_else(|| "-".into()),
+            cell(&code(&f.object)),
+            cell(&f.cause),
+            last(step, f)
+        );
+    }
+    let _ = writeln!(m, "{}", if any { "" } else { none });
+    if !any {
+        m.push('\n');
+    }
+}
+
+/// The steps as terminal lines: "  1. Title: status (summary)".
+pub fn step_lines(steps: &[super::outcome::Step]) -> String {
+    let mut out = String::new();
+    for (i, step) in steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {}: {}{}",
+            i + 1,
+            step.title,
+            step.status.word(),
+            if step.summary.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", step.summary)
+            }
+        );
+    }
+    out
+}
+
 /// The first line: the verdict, in words.
 pub fn headline(o: &Outcome) -> String {
     let remote = code(&o.remote);
@@ -110,28 +166,12 @@ pub fn markdown(o: &Outcome) -> String {
     steps_section(&mut m, &o.steps, true);
 
     let _ = writeln!(m, "## Findings\n");
-    let findings: Vec<_> = o.findings().collect();
-    if findings.is_empty() {
-        let _ = writeln!(m, "None.\n");
-    } else {
-        let _ = writeln!(m, "| | path | object on the remote | cause | step |");
-        let _ = writeln!(m, "|---|---|---|---|---|");
-        for (step, f) in &findings {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} |",
-                f.label,
-                f.path
-                    .as_deref()
-                    .map(|p| cell(&code(p)))
-                    .unwrap_or_else(|| "-".into()),
-                cell(&code(&f.object)),
-                cell(&f.cause),
-                step.title
-            );
-        }
-        m.push('\n');
-    }
+    findings_table(
+        &mut m,
+        o.findings(),
+        ("None.", "object on the remote", "step"),
+        |step, _| step.title.to_string(),
+    );
 
     let c = &o.coverage;
     let _ = writeln!(m, "## Coverage\n");

@@ -220,14 +220,14 @@ pub fn claim(
         .create(&work)
         .map_err(io_err(&work, "creating the restore's work folder"))?;
     clear_work(&work).map_err(io_err(&work, "clearing an earlier run's leftovers"))?;
-    let json = serde_json::to_vec_pretty(&marker).map_err(|e| DestError::Io {
-        path: work.clone(),
-        action: "writing the marker",
-        error: io::Error::other(e),
-    })?;
-    crate::manifest::store::write_private(&work, MARKER, &json)
-        .map_err(io_err(&work, "writing the marker"))?;
+    write_marker(&work, &marker).map_err(io_err(&work, "writing the marker"))?;
     Ok((work, marker.paths))
+}
+
+/// Writes `marker` into the work folder `work` (0600, atomically).
+pub fn write_marker(work: &Path, marker: &Marker) -> io::Result<()> {
+    let json = serde_json::to_vec_pretty(marker).map_err(io::Error::other)?;
+    crate::manifest::store::write_private(work, MARKER, &json)
 }
 
 /// Removes everything of the work folder but the marker (fetched

@@ -236,9 +236,7 @@ pub fn restore(o: &RestoreOptions<'_>, key: Key) -> Result<RestoreOutcome, DestE
         if !owed.is_empty() {
             if let Some(mut marker) = dest::read_marker(&o.dest) {
                 marker.paths = left.clone();
-                let _ = serde_json::to_vec_pretty(&marker)
-                    .map_err(io::Error::other)
-                    .and_then(|json| store::write_private(&work, dest::MARKER, &json));
+                let _ = dest::write_marker(&work, &marker);
             }
         }
         outcome.still_owed = if owed.is_empty() {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::RestoreOutcome;
 use crate::display::human_bytes;
 use crate::drill::outcome::StepStatus;
-use crate::drill::report::{cell, code, duration, steps_section};
+use crate::drill::report::{cell, code, duration, findings_table, steps_section};
 use crate::exit::ExitStatus;
 
 /// The first line: the verdict, in words.
@@ -104,32 +104,19 @@ pub fn markdown(o: &RestoreOutcome) -> String {
     );
 
     let _ = writeln!(m, "## Not restored\n");
+    findings_table(
+        &mut m,
+        o.findings(),
+        ("Nothing.", "object", "what to do"),
+        |step, f| {
+            cell(if f.next.is_empty() {
+                step.runbook
+            } else {
+                &f.next
+            })
+        },
+    );
     let findings: Vec<_> = o.findings().collect();
-    if findings.is_empty() {
-        let _ = writeln!(m, "Nothing.\n");
-    } else {
-        let _ = writeln!(m, "| | path | object | cause | what to do |");
-        let _ = writeln!(m, "|---|---|---|---|---|");
-        for (step, f) in &findings {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} |",
-                f.label,
-                f.path
-                    .as_deref()
-                    .map(|p| cell(&code(p)))
-                    .unwrap_or_else(|| "-".into()),
-                cell(&code(&f.object)),
-                cell(&f.cause),
-                cell(if f.next.is_empty() {
-                    step.runbook
-                } else {
-                    &f.next
-                })
-            );
-        }
-        m.push('\n');
-    }
     let missing: Vec<_> = findings
         .iter()
         .filter(|(_, f)| f.cause.contains("missing on the remote"))

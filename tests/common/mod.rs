@@ -568,3 +568,20 @@ pub fn local_manifest_copy(state: &Path) -> PathBuf {
         .find(|p| p.is_file())
         .expect("the local copy of the manifest")
 }
+
+/// `vaultdrill restore SOURCE DEST --json --report REPORT` with the state
+/// directory `state`; the fixtures' password unless `extra` gives a
+/// passfile or a master key.
+pub fn restore_json(state: &Path, source: &str, dest: &Path, report: &Path, extra: &[&str]) -> Run {
+    let mut cmd = vaultdrill();
+    cmd.env("VAULTDRILL_STATE_DIR", state)
+        .args(["restore", source])
+        .arg(dest)
+        .arg("--json")
+        .arg("--report")
+        .arg(report);
+    if !extra.contains(&"--masterkey-file") && !extra.contains(&"--passfile") {
+        cmd.arg("--passfile").arg(password_file());
+    }
+    run_json(cmd.args(extra))
+}
