@@ -131,6 +131,21 @@ impl Row {
     }
 
     /// Every finding of a restore and its error output, one string.
+    /// With the remote's config gone or damaged: the password has nothing
+    /// to open (1, naming gocryptfs.conf); the master key alone restores
+    /// everything.
+    fn config_lost_but_the_key_restores(&self) {
+        let run = self.restore(&[]);
+        assert_eq!(run.code, 1, "{}", Row::said(&run));
+        assert!(Row::said(&run).contains("gocryptfs.conf"));
+        let key = masterkey_file("default");
+        self.expect(
+            &self.restore(&["--masterkey-file", key.to_str().unwrap()]),
+            0,
+            &[],
+        );
+    }
+
     fn said(run: &Run) -> String {
         format!("{}\n{}", run.json, run.stderr)
     }
@@ -334,15 +349,7 @@ fn a_missing_config() {
     // key alone restores everything.
     let row = Row::new();
     fs::remove_file(row.remote.join("gocryptfs.conf")).unwrap();
-    let run = row.restore(&[]);
-    assert_eq!(run.code, 1, "{}", Row::said(&run));
-    assert!(Row::said(&run).contains("gocryptfs.conf"));
-    let key = masterkey_file("default");
-    row.expect(
-        &row.restore(&["--masterkey-file", key.to_str().unwrap()]),
-        0,
-        &[],
-    );
+    row.config_lost_but_the_key_restores();
 }
 
 #[test]
@@ -351,15 +358,7 @@ fn a_damaged_config() {
     let config = row.remote.join("gocryptfs.conf");
     let text = fs::read_to_string(&config).unwrap();
     fs::write(&config, &text[..text.len() / 2]).unwrap();
-    let run = row.restore(&[]);
-    assert_eq!(run.code, 1, "{}", Row::said(&run));
-    assert!(Row::said(&run).contains("gocryptfs.conf"));
-    let key = masterkey_file("default");
-    row.expect(
-        &row.restore(&["--masterkey-file", key.to_str().unwrap()]),
-        0,
-        &[],
-    );
+    row.config_lost_but_the_key_restores();
 }
 
 #[test]

@@ -583,18 +583,7 @@ fn regen_config_for_a_reverse_vault_from_an_exported_copy() {
     write_tree(&plain);
     let passfile = tmp.path().join("pass");
     fs::write(&passfile, format!("{PASSWORD}\n")).expect("write");
-    run(Command::new(require("gocryptfs"))
-        .args([
-            "-init",
-            "-reverse",
-            "-q",
-            "-nosyslog",
-            "-scryptn",
-            "10",
-            "-passfile",
-        ])
-        .arg(&passfile)
-        .arg(&plain));
+    gocryptfs_init(&plain, &passfile, &["-reverse"]);
     let key = tmp.path().join("key");
     fs::write(
         &key,

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use tempfile::TempDir;
@@ -28,19 +27,7 @@ fn reverse_vault(gocryptfs_init: bool, extra: &[&str]) -> Reverse {
     let passfile = tmp.path().join("pass");
     fs::write(&passfile, format!("{PASSWORD}\n")).expect("write");
     if gocryptfs_init {
-        run(Command::new(require("gocryptfs"))
-            .args([
-                "-init",
-                "-reverse",
-                "-q",
-                "-nosyslog",
-                "-scryptn",
-                "10",
-                "-passfile",
-            ])
-            .arg(&passfile)
-            .args(extra)
-            .arg(&plain));
+        common::gocryptfs_init(&plain, &passfile, &[&["-reverse"], extra].concat());
     } else {
         vaultdrill()
             .args([

@@ -222,18 +222,7 @@ fn reverse_mode_view_as_uploaded() {
     fs::write(&passfile, format!("{PASSWORD}\n")).expect("write");
     write_tree(&plain);
     let expected = snapshot(&plain);
-    run(Command::new(require("gocryptfs"))
-        .args([
-            "-init",
-            "-reverse",
-            "-q",
-            "-nosyslog",
-            "-scryptn",
-            "10",
-            "-passfile",
-        ])
-        .arg(&passfile)
-        .arg(&plain));
+    gocryptfs_init(&plain, &passfile, &["-reverse"]);
     dump_masterkey(
         &plain.join(".gocryptfs.reverse.conf"),
         &passfile,
