@@ -31,8 +31,9 @@ use crate::selection::Selection;
 use crate::staging::StagedFile;
 use crate::throttle::Throttle;
 use crate::vault::UnlockedVault;
-use crate::vault::file::{CipherFile, PlainChunk};
+use crate::vault::file::{CHUNK_PLAIN_LEN, CipherFile, PlainChunk};
 use crate::vault::walk::{Entry, EntryKind, WalkItem, Walker};
+use crate::writebehind::{self, WriteBehind};
 
 #[derive(Debug, Error)]
 pub enum DestinationError {
@@ -539,10 +540,24 @@ fn decrypt_file(
         let mut opener = vault.content().opener();
         write_chunk(&mut opener, &mut Vec::new(), &mut PlainChunk::default(), 0)?;
     } else {
-        (0..chunks).into_par_iter().try_for_each_init(
-            || (vault.content().opener(), Vec::new(), PlainChunk::default()),
-            |(opener, cbuf, plain), index| write_chunk(opener, cbuf, plain, index),
-        )?;
+        // Groups of chunks in parallel, groups in file order, so a large
+        // file is flushed and dropped from the cache as it is written.
+        let mut behind = WriteBehind::new(staged.file(), plain_size);
+        let mut buffers: Vec<(Vec<u8>, PlainChunk)> = Vec::new();
+        let group = writebehind::group_len();
+        let mut first = 0;
+        while first < chunks {
+            let last = (first + group).min(chunks);
+            buffers.resize_with((last - first) as usize, Default::default);
+            buffers.par_iter_mut().enumerate().try_for_each_init(
+                || vault.content().opener(),
+                |opener, (i, (cbuf, plain))| write_chunk(opener, cbuf, plain, first + i as u64),
+            )?;
+            behind
+                .done((last * CHUNK_PLAIN_LEN).min(plain_size))
+                .map_err(write_error("writing the decrypted file"))?;
+            first = last;
+        }
     }
     let mode = restored_mode(entry.mode, options);
     if mode != entry.mode {

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::at::{self, Kind, Meta};
@@ -31,11 +30,12 @@ use crate::format::names::{DIRIV_LEN, DIRIV_NAME, DirIv};
 use crate::format::symlink;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
-use crate::staging::StagedFile;
-use crate::tally::Tally;
+use crate::staging::{DurableBatch, Placement, StagedFile};
+use crate::tally::{Finished, Tally};
 use crate::throttle::Throttle;
 use crate::vault::UnlockedVault;
-use crate::vault::file::CHUNK_BLOCKS;
+use crate::vault::file::{CHUNK_BLOCKS, CHUNK_PLAIN_LEN};
+use crate::writebehind::{self, WriteBehind};
 
 #[derive(Debug, Error)]
 pub enum EncryptError {
@@ -208,6 +208,10 @@ pub fn encrypt_tree(
 
     let shared = Tally::new(progress);
     let throttle = Throttle::for_workers();
+    // Files are on disk before they have a name: a rerun skips files whose
+    // size and mtime match, so a zero-filled file after a crash would
+    // otherwise stay. One flush per batch of files, not one per file.
+    let batch = DurableBatch::default();
     let mut summary = EncryptSummary::default();
     let mut finish: Vec<FinishDir> = Vec::new();
     let mut stack = vec![DirPair {
@@ -338,20 +342,29 @@ pub fn encrypt_tree(
                         let (shared, throttle) = (&shared, &throttle);
                         let (plain_dir, cipher_dir) =
                             (Arc::clone(&dir.plain), Arc::clone(&dir.cipher));
+                        let batch = &batch;
                         scope.spawn(move |_| {
-                            let replace = existing.is_some();
+                            let placement = match existing {
+                                Some(_) => Placement::Replace,
+                                None => Placement::New,
+                            };
                             match encrypt_file(
                                 vault,
                                 &plain_dir,
                                 &name,
                                 &cipher_dir,
-                                &cname,
                                 &meta,
-                                replace,
                                 shared.progress,
                             ) {
-                                Ok(()) => {
-                                    shared.wrote(meta.size);
+                                Ok(staged) => {
+                                    let finished = Finished {
+                                        plain: plain_rel,
+                                        cipher: cipher_rel,
+                                        bytes: meta.size,
+                                    };
+                                    shared.placed(
+                                        batch.add(staged, cname, placement, meta.size, finished),
+                                    );
                                 }
                                 Err(kind) => shared.report(&plain_rel, &cipher_rel, kind),
                             }
@@ -401,6 +414,7 @@ pub fn encrypt_tree(
             }
         }
     });
+    shared.placed(batch.flush());
 
     // Directories deepest first: their mtimes change while entries are added.
     finish.sort_by_key(|d| std::cmp::Reverse(d.plain_rel.components().count()));
@@ -509,17 +523,16 @@ fn unchanged(vault: &UnlockedVault, plain: &Meta, cipher: &Meta) -> bool {
         && vault.layout().content.cipher_size(plain.size) == cipher.size
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Encrypts a file into a new unnamed file of `cipher_dir`, with the mode
+/// and mtime of the plaintext; the caller puts it on disk and names it.
 fn encrypt_file(
     vault: &UnlockedVault,
     plain_dir: &OwnedFd,
     name: &OsStr,
     cipher_dir: &Arc<OwnedFd>,
-    cname: &OsStr,
     meta: &Meta,
-    replace: bool,
     progress: &dyn Progress,
-) -> Result<(), ProblemKind> {
+) -> Result<StagedFile, ProblemKind> {
     let read_err = |error| ProblemKind::Unreadable {
         action: "reading the plaintext file",
         error,
@@ -547,21 +560,18 @@ fn encrypt_file(
             .set_len(algo.cipher_size(size))
             .map_err(write_err)?;
         let data = at::data_segments(&source, size);
-        let blocks = size.div_ceil(PLAIN_BLOCK_LEN as u64);
-        let chunks = blocks.div_ceil(CHUNK_BLOCKS);
+        let chunks = size.div_ceil(CHUNK_PLAIN_LEN);
         let work = |index: u64| -> Result<(), ProblemKind> {
             encrypt_chunk(vault, &source, staged.file(), &header, index, size, &data)?;
-            progress.add_bytes(
-                (CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64)
-                    .min(size - index * CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64),
-            );
+            progress.add_bytes(CHUNK_PLAIN_LEN.min(size - index * CHUNK_PLAIN_LEN));
             Ok(())
         };
-        if chunks <= 1 {
-            work(0)?;
-        } else {
-            (0..chunks).into_par_iter().try_for_each(work)?;
-        }
+        let cipher_size = algo.cipher_size(size);
+        let mut behind = WriteBehind::new(staged.file(), cipher_size);
+        writebehind::in_groups(chunks, work, |end| {
+            let written = algo.cipher_size((end * CHUNK_PLAIN_LEN).min(size));
+            behind.done(written).map_err(write_err)
+        })?;
     }
     // The plaintext must not have changed while it was read.
     let after = at::fstat(&source).map_err(read_err)?;
@@ -573,15 +583,7 @@ fn encrypt_file(
     }
     at::chmod(staged.file(), meta.mode).map_err(write_err)?;
     at::set_mtime(staged.file(), meta.mtime_sec, meta.mtime_nsec).map_err(write_err)?;
-    // On disk before it has a name: a rerun skips files whose size and mtime
-    // match, so a zero-filled file after a crash would otherwise stay.
-    staged.file().sync_data().map_err(write_err)?;
-    if replace {
-        staged.persist_replacing(cname)
-    } else {
-        staged.persist(cname)
-    }
-    .map_err(write_err)
+    Ok(staged)
 }
 
 /// Encrypts chunk `index` (up to 256 blocks); blocks that lie entirely in
@@ -791,15 +793,25 @@ impl VaultDir {
                 error,
             })?;
         let exists = at::lstat_at(self.fd.as_fd(), &cname).is_ok();
-        encrypt_file(
+        let staged = encrypt_file(
             vault,
             src_dir,
             src_name,
             &self.fd,
-            &cname,
             &meta,
-            exists,
             &crate::progress::NoProgress,
-        )
+        )?;
+        // On disk before it has a name (see `encrypt_tree`).
+        let write_err = |error| ProblemKind::Io {
+            action: "writing the encrypted file",
+            error,
+        };
+        staged.file().sync_data().map_err(write_err)?;
+        if exists {
+            staged.persist_replacing(&cname)
+        } else {
+            staged.persist(&cname)
+        }
+        .map_err(write_err)
     }
 }

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::at::{self, Kind, Meta};
@@ -34,10 +33,11 @@ use crate::format::pathiv::{self, Purpose};
 use crate::format::symlink;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
-use crate::staging::{StagedFile, TEMP_PREFIX};
-use crate::tally::Tally;
+use crate::staging::{DurableBatch, Placement, StagedFile, TEMP_PREFIX};
+use crate::tally::{Finished, Tally};
 use crate::throttle::Throttle;
-use crate::vault::file::CHUNK_BLOCKS;
+use crate::vault::file::{CHUNK_BLOCKS, CHUNK_PLAIN_LEN};
+use crate::writebehind::{self, WriteBehind};
 
 /// Mode of gocryptfs's virtual files (diriv, .name).
 const VIRTUAL_MODE: u32 = 0o444;
@@ -315,6 +315,10 @@ pub fn export_tree(
     let shared = Tally::new(progress);
     let mut summary = ExportSummary::default();
     let throttle = Throttle::for_workers();
+    // Files are on disk before they have a name: a later run skips files
+    // whose size and mtime match, so a zero-filled file after a crash would
+    // stay forever. One flush per batch of files, not one per file.
+    let batch = DurableBatch::default();
     let mut finish: Vec<(Arc<OwnedFd>, Meta, PathBuf)> = Vec::new();
     let mut stack = vec![Level {
         plain: plain_fd,
@@ -510,19 +514,30 @@ pub fn export_tree(
                         let (shared, throttle) = (&shared, &throttle);
                         let (plain_dir, dest_dir) =
                             (Arc::clone(&level.plain), Arc::clone(&level.dest));
+                        let batch = &batch;
                         scope.spawn(move |_| {
                             match export_file(
                                 keys,
                                 &plain_dir,
                                 &name,
                                 &dest_dir,
-                                &cname,
                                 &cpath,
                                 &meta,
                                 shared.progress,
                             ) {
-                                Ok(()) => {
-                                    shared.wrote(meta.size);
+                                Ok(staged) => {
+                                    let finished = Finished {
+                                        plain: plain_rel,
+                                        cipher: PathBuf::from(OsStr::from_bytes(&cpath)),
+                                        bytes: meta.size,
+                                    };
+                                    shared.placed(batch.add(
+                                        staged,
+                                        cname,
+                                        Placement::Replace,
+                                        meta.size,
+                                        finished,
+                                    ));
                                 }
                                 Err(kind) => shared.report_c(&plain_rel, &cpath, kind),
                             }
@@ -612,6 +627,7 @@ pub fn export_tree(
             }
         }
     });
+    shared.placed(batch.flush());
 
     // Directories deepest first, then the root: mode and mtime as the plaintext's.
     finish.sort_by_key(|(_, _, rel)| std::cmp::Reverse(rel.components().count()));
@@ -642,17 +658,16 @@ pub fn export_tree(
 
 /// One file of the view: header with the derived file id, every block
 /// encrypted with its derived nonce (zero blocks too: the view has no holes).
-#[allow(clippy::too_many_arguments)]
+/// The caller puts the finished (unnamed) file on disk and names it.
 fn export_file(
     keys: &ReverseKeys,
     plain_dir: &OwnedFd,
     name: &OsStr,
     dest_dir: &Arc<OwnedFd>,
-    cname: &OsStr,
     cpath: &[u8],
     meta: &Meta,
     progress: &dyn Progress,
-) -> Result<(), ProblemKind> {
+) -> Result<StagedFile, ProblemKind> {
     let read_err = |error| ProblemKind::Unreadable {
         action: "reading the plaintext file",
         error,
@@ -673,20 +688,18 @@ fn export_file(
             .file()
             .write_all_at(&header.to_bytes(), 0)
             .map_err(write_err)?;
-        let chunks = size.div_ceil(PLAIN_BLOCK_LEN as u64).div_ceil(CHUNK_BLOCKS);
+        let chunks = size.div_ceil(CHUNK_PLAIN_LEN);
         let work = |index: u64| -> Result<(), ProblemKind> {
             export_chunk(keys, &source, staged.file(), &header, &block0, index, size)?;
-            progress.add_bytes(
-                (CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64)
-                    .min(size - index * CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64),
-            );
+            progress.add_bytes(CHUNK_PLAIN_LEN.min(size - index * CHUNK_PLAIN_LEN));
             Ok(())
         };
-        if chunks <= 1 {
-            work(0)?;
-        } else {
-            (0..chunks).into_par_iter().try_for_each(work)?;
-        }
+        let algo = keys.layout.content;
+        let mut behind = WriteBehind::new(staged.file(), algo.cipher_size(size));
+        writebehind::in_groups(chunks, work, |end| {
+            let written = algo.cipher_size((end * CHUNK_PLAIN_LEN).min(size));
+            behind.done(written).map_err(write_err)
+        })?;
     }
     let after = at::fstat(&source).map_err(read_err)?;
     if after.size != size
@@ -696,10 +709,7 @@ fn export_file(
     }
     at::chmod(staged.file(), meta.mode).map_err(write_err)?;
     at::set_mtime(staged.file(), meta.mtime_sec, meta.mtime_nsec).map_err(write_err)?;
-    // On disk before it has a name: a later run skips files whose size and
-    // mtime match, so a zero-filled file after a crash would stay forever.
-    staged.file().sync_data().map_err(write_err)?;
-    staged.persist_replacing(cname).map_err(write_err)
+    Ok(staged)
 }
 
 fn export_chunk(

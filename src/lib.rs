@@ -39,6 +39,7 @@ pub mod staging;
 pub mod tally;
 pub mod throttle;
 pub mod vault;
+pub mod writebehind;
 
 pub use error::Error;
 pub use exit::ExitStatus;

@@ -12,9 +12,10 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::at;
+use crate::writebehind;
 
 /// Prefix of fallback temporary names.
 pub const TEMP_PREFIX: &str = ".vaultdrill-tmp-";
@@ -110,6 +111,152 @@ pub fn place_symlink(
     placed
 }
 
+/// Finished files that get their names only once their data is on disk,
+/// made durable together: on a local file system one `syncfs` for a batch
+/// (then each file's own write error checked) instead of one `fdatasync`
+/// (a journal commit) per file, which bounded writing 20 000 small files
+/// to a third of the speed; elsewhere `fdatasync` per file, as before. A
+/// batch is flushed when it holds
+/// [`DurableBatch::MAX_FILES`] files or [`DurableBatch::MAX_BYTES`] bytes,
+/// and by [`DurableBatch::flush`] at the end; each waiting file keeps one
+/// descriptor open until then. `T` is the caller's note of what the file
+/// is, handed back with its outcome.
+pub struct DurableBatch<T> {
+    waiting: Mutex<Waiting<T>>,
+    /// Held while a batch is flushed: one flush at a time, so workers that
+    /// fill the next batch wait instead of piling up open files.
+    flushing: Mutex<()>,
+}
+
+struct Waiting<T> {
+    files: Vec<(StagedFile, OsString, Placement, T)>,
+    bytes: u64,
+}
+
+/// How a finished file takes its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Fails if the name exists ([`StagedFile::persist`]).
+    New,
+    /// Atomically replaces what is there ([`StagedFile::persist_replacing`]).
+    Replace,
+}
+
+impl<T> Default for DurableBatch<T> {
+    fn default() -> Self {
+        DurableBatch {
+            waiting: Mutex::new(Waiting {
+                files: Vec::new(),
+                bytes: 0,
+            }),
+            flushing: Mutex::new(()),
+        }
+    }
+}
+
+impl<T> DurableBatch<T> {
+    pub const MAX_FILES: usize = 128;
+    pub const MAX_BYTES: u64 = 64 << 20;
+
+    /// Queues a finished file of `bytes` bytes for `name`; if that fills
+    /// the batch, flushes it and returns the outcome of every file in it.
+    pub fn add(
+        &self,
+        staged: StagedFile,
+        name: OsString,
+        placement: Placement,
+        bytes: u64,
+        note: T,
+    ) -> Vec<(T, io::Result<()>)> {
+        let full = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            waiting.files.push((staged, name, placement, note));
+            waiting.bytes += bytes;
+            if waiting.files.len() >= Self::MAX_FILES || waiting.bytes >= Self::MAX_BYTES {
+                waiting.bytes = 0;
+                std::mem::take(&mut waiting.files)
+            } else {
+                Vec::new()
+            }
+        };
+        if full.is_empty() {
+            return Vec::new();
+        }
+        let _one_at_a_time = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        place(full)
+    }
+
+    /// Flushes and names whatever waits; the outcome of each.
+    pub fn flush(&self) -> Vec<(T, io::Result<()>)> {
+        let files = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            waiting.bytes = 0;
+            std::mem::take(&mut waiting.files)
+        };
+        let _one_at_a_time = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        place(files)
+    }
+}
+
+/// Whether one `syncfs` puts every file's data on disk: local file systems
+/// (ext2/3/4, XFS, Btrfs, F2FS, ZFS, tmpfs). On others (FUSE, network file
+/// systems) `syncfs` may never reach the daemon or server, so each file is
+/// flushed with `fdatasync` there.
+pub fn syncfs_suffices(file: &File) -> bool {
+    const LOCAL: [u64; 6] = [
+        0xEF53,
+        0x5846_5342,
+        0x9123_683E,
+        0xF2F5_2010,
+        0x2FC1_2FC1,
+        0x0102_1994,
+    ];
+    rustix::fs::fstatfs(file).is_ok_and(|s| LOCAL.contains(&(s.f_type as u64)))
+}
+
+/// Puts the files' data on disk (one `syncfs` per local file system among
+/// them, then each file's own writeback checked; `fdatasync` per file
+/// elsewhere), then links each under its name. A file whose data may not
+/// be on disk is not named.
+fn place<T>(files: Vec<(StagedFile, OsString, Placement, T)>) -> Vec<(T, io::Result<()>)> {
+    // Per file system: whether it was flushed whole (an OS error number
+    // when that failed; false where each file is flushed alone).
+    let mut flushed_fs: Vec<(u64, Result<bool, i32>)> = Vec::new();
+    let mut out = Vec::with_capacity(files.len());
+    for (staged, name, placement, note) in files {
+        let file = staged.file();
+        let flushed = at::fstat(file).and_then(|meta| {
+            let whole = match flushed_fs.iter().find(|(dev, _)| *dev == meta.dev) {
+                Some((_, result)) => *result,
+                None => {
+                    let result = if syncfs_suffices(file) {
+                        at::syncfs(file)
+                            .map(|()| true)
+                            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+                    } else {
+                        Ok(false)
+                    };
+                    flushed_fs.push((meta.dev, result));
+                    result
+                }
+            };
+            match whole {
+                Err(errno) => Err(io::Error::from_raw_os_error(errno)),
+                // A file-system-wide flush may report a file's write error
+                // to another file's caller: each file's own is checked.
+                Ok(true) => writebehind::wait_written(file),
+                Ok(false) => file.sync_data(),
+            }
+        });
+        let placed = flushed.and_then(|()| match placement {
+            Placement::New => staged.persist(&name),
+            Placement::Replace => staged.persist_replacing(&name),
+        });
+        out.push((note, placed));
+    }
+    out
+}
+
 fn temp_name() -> io::Result<OsString> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
@@ -171,6 +318,70 @@ mod tests {
         staged.persist_replacing(OsStr::new("a")).unwrap();
         assert_eq!(fs::read(tmp.path().join("a")).unwrap(), b"new");
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_batch_names_its_files_when_full_or_flushed() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        fs::write(tmp.path().join("old"), b"old").unwrap();
+        let batch: DurableBatch<usize> = DurableBatch::default();
+        let mut named = Vec::new();
+        for i in 0..DurableBatch::<usize>::MAX_FILES + 3 {
+            let staged = StagedFile::create_in(dir(&tmp)).unwrap();
+            staged
+                .file()
+                .write_all(format!("file {i}").as_bytes())
+                .unwrap();
+            let (name, placement) = match i {
+                0 => ("old".to_string(), Placement::Replace),
+                1 => ("old".to_string(), Placement::New),
+                _ => (format!("f{i}"), Placement::New),
+            };
+            let done = batch.add(staged, name.into(), placement, 6, i);
+            if i + 1 < DurableBatch::<usize>::MAX_FILES {
+                assert!(done.is_empty(), "nothing named before the batch is full");
+            }
+            if i >= 2 && done.is_empty() {
+                assert!(!tmp.path().join(format!("f{i}")).exists(), "f{i} waits");
+            }
+            named.extend(done);
+        }
+        assert_eq!(named.len(), DurableBatch::<usize>::MAX_FILES);
+        named.extend(batch.flush());
+        assert_eq!(named.len(), DurableBatch::<usize>::MAX_FILES + 3);
+        for (i, result) in named {
+            match i {
+                // The replacement took the name; the new file refused it.
+                0 => assert!(result.is_ok()),
+                1 => assert_eq!(result.unwrap_err().kind(), io::ErrorKind::AlreadyExists),
+                _ => {
+                    result.unwrap();
+                    let back = fs::read(tmp.path().join(format!("f{i}"))).unwrap();
+                    assert_eq!(back, format!("file {i}").as_bytes());
+                }
+            }
+        }
+        assert_eq!(fs::read(tmp.path().join("old")).unwrap(), b"file 0");
+        assert!(batch.flush().is_empty());
+    }
+
+    #[test]
+    fn a_byte_budget_fills_a_batch() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let batch: DurableBatch<()> = DurableBatch::default();
+        let staged = StagedFile::create_in(dir(&tmp)).unwrap();
+        let done = batch.add(staged, "a".into(), Placement::New, 1, ());
+        assert!(done.is_empty());
+        let staged = StagedFile::create_in(dir(&tmp)).unwrap();
+        let done = batch.add(
+            staged,
+            "b".into(),
+            Placement::New,
+            DurableBatch::<()>::MAX_BYTES,
+            (),
+        );
+        assert_eq!(done.len(), 2);
+        assert!(tmp.path().join("a").exists() && tmp.path().join("b").exists());
     }
 
     #[test]

@@ -1,13 +1,21 @@
 //! Counters and problems shared by the worker threads of a run that
 //! writes files (encrypt, export).
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::exit::ExitStatus;
 use crate::problem::{Problem, ProblemKind};
 use crate::progress::Progress;
+
+/// A finished file waiting in a [`crate::staging::DurableBatch`].
+pub struct Finished {
+    pub plain: PathBuf,
+    pub cipher: PathBuf,
+    pub bytes: u64,
+}
 
 pub struct Tally<'a> {
     problems: Mutex<Vec<Problem>>,
@@ -47,6 +55,24 @@ impl<'a> Tally<'a> {
                 plain_dir: plain.parent().map(Path::to_path_buf).unwrap_or_default(),
                 kind,
             });
+    }
+
+    /// The outcome of a batch of finished files: each is written, or a
+    /// problem (its data could not be flushed, or its name not taken).
+    pub fn placed(&self, outcomes: Vec<(Finished, io::Result<()>)>) {
+        for (file, outcome) in outcomes {
+            match outcome {
+                Ok(()) => self.wrote(file.bytes),
+                Err(error) => self.report(
+                    &file.plain,
+                    &file.cipher,
+                    ProblemKind::Io {
+                        action: "flushing the finished file to disk and naming it",
+                        error,
+                    },
+                ),
+            }
+        }
     }
 
     pub fn wrote(&self, bytes: u64) {

@@ -187,3 +187,28 @@ fn encrypt_refuses_overlapping_folders() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("contain one another"));
 }
+
+#[test]
+fn encrypt_into_a_vault_on_a_fuse_file_system() {
+    // The vault's folder is inside a gocryptfs mount: a FUSE file system,
+    // without O_TMPFILE, where one syncfs may not reach the daemon. Files
+    // are staged under temporary names and flushed one by one there, and
+    // every one of them arrives whole under its name.
+    let tmp = TempDir::new().expect("tmp");
+    let outer = tmp.path().join("outer");
+    let passfile = tmp.path().join("pass");
+    gocryptfs_init(&outer, &passfile, &[]);
+    let outer_mount = Mount::new(&[], &outer, &tmp.path().join("outer-mnt"), &passfile);
+    let inner = outer_mount.point.join("vault");
+    gocryptfs_init(&inner, &passfile, &[]);
+    let plain = tmp.path().join("plain");
+    fs::create_dir(&plain).expect("mkdir");
+    write_tree(&plain);
+    let summary = encrypt(&plain, &inner, &passfile);
+    assert!(
+        summary["files_written"].as_u64().expect("n") >= 15,
+        "{summary}"
+    );
+    assert_no_temp_files(&inner);
+    mounted_equals_plain(tmp.path(), &inner, &passfile, &plain, "a vault on FUSE");
+}

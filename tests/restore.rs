@@ -1165,3 +1165,20 @@ fn no_secret_reaches_rclone_through_argv_or_environment() {
         assert!(!calls.contains(secret), "a secret reached rclone");
     }
 }
+
+#[test]
+fn a_restore_into_a_fuse_file_system_is_whole() {
+    // DEST inside a gocryptfs mount: FUSE, no O_TMPFILE (temporary names),
+    // and a final syncfs that never reaches the daemon, so each file is
+    // flushed before it is named. Everything arrives, nothing temporary stays.
+    let s = Setup::new();
+    let outer = s.tmp.path().join("outer");
+    let passfile = s.tmp.path().join("outer-pass");
+    gocryptfs_init(&outer, &passfile, &[]);
+    let mount = Mount::new(&[], &outer, &s.tmp.path().join("outer-mnt"), &passfile);
+    let dest = mount.point.join("restored");
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_restored(&dest, &expected("default"), "restore onto FUSE");
+    assert_no_temp_files(&dest);
+}

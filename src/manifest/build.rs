@@ -11,8 +11,11 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use blake3::hazmat::ChainingValue;
+
 use sha1::Digest as _;
 
+use super::treehash;
 use super::{
     FORMAT, Header, ManifestError, ManifestReader, ManifestWriter, Record, Trailer, VERSION, hex,
 };
@@ -22,7 +25,7 @@ use crate::progress::Progress;
 use crate::selection::Selection;
 use crate::throttle::Throttle;
 use crate::vault::UnlockedVault;
-use crate::vault::file::{CipherFile, PlainChunk};
+use crate::vault::file::{CHUNK_PLAIN_LEN, CipherFile, PlainChunk};
 use crate::vault::walk::{Entry, EntryKind, MetaEntry, WalkItem, Walker};
 
 /// The folder (plaintext path) where manifests live inside a vault.
@@ -74,6 +77,17 @@ pub struct BuildSummary {
     /// entries that could not be read.
     pub problems: Vec<Problem>,
     pub elapsed: Duration,
+}
+
+/// Which hashes [`digest_file`] computes.
+#[derive(Clone, Copy, Debug)]
+pub enum Hashes {
+    /// The plaintext's BLAKE3 only: all `verify` compares for a file
+    /// (every block is authenticated either way).
+    Plain,
+    /// The plaintext's BLAKE3, the ciphertext's BLAKE3 and the hashes the
+    /// remote keeps: a manifest record.
+    All(RemoteHashes),
 }
 
 /// Hashes of one ciphertext object and, for files, its plaintext.
@@ -141,41 +155,54 @@ pub fn base_record(entry: &Entry) -> Record {
 /// times this in MiB).
 const GROUP: u64 = 4;
 
-/// One chunk in flight: the read buffer, a copy of its ciphertext (the
-/// read buffer is decrypted in place) and its plaintext.
+/// One chunk in flight: the read buffer, a copy of its ciphertext when
+/// the ciphertext is hashed (the read buffer is decrypted in place), its
+/// plaintext and the plaintext's BLAKE3 chaining value.
 #[derive(Default)]
 struct InFlight {
     cbuf: Vec<u8>,
     raw: Vec<u8>,
     plain: PlainChunk,
+    cv: ChainingValue,
 }
 
 /// Decrypts and hashes one file: plaintext BLAKE3, ciphertext hashes. The
-/// chunks of a large file are decrypted a group at a time in parallel and
+/// chunks of a large file are decrypted a group at a time in parallel, each
+/// hashing its own plaintext as a piece of BLAKE3's tree; the ciphertext is
 /// hashed in order.
 pub fn digest_file(
     vault: &UnlockedVault,
     entry: &Entry,
-    kinds: RemoteHashes,
+    hashes: Hashes,
     progress: &dyn Progress,
 ) -> Result<Record, ProblemKind> {
     use rayon::prelude::*;
     let mut record = base_record(entry);
     let file = CipherFile::open(vault, entry)?;
-    let mut cipher = Digests::new(kinds);
-    let mut plain = blake3::Hasher::new();
-    cipher.update(&file.header_bytes());
+    let mut cipher = match hashes {
+        Hashes::Plain => None,
+        Hashes::All(kinds) => Some(Digests::new(kinds)),
+    };
+    let want_raw = cipher.is_some();
+    if let Some(cipher) = &mut cipher {
+        cipher.update(&file.header_bytes());
+    }
     let chunks = file.chunk_count();
+    let plain: blake3::Hash;
     if chunks <= 1 {
         let mut opener = vault.content().opener();
         let (mut cbuf, mut chunk) = (Vec::new(), PlainChunk::default());
+        let mut hasher = blake3::Hasher::new();
         for index in 0..chunks {
             file.decrypt_chunk_observed(&mut opener, index, &mut cbuf, &mut chunk, |raw| {
-                cipher.update(raw)
+                if let Some(cipher) = &mut cipher {
+                    cipher.update(raw)
+                }
             })?;
-            plain.update(&chunk.data);
+            hasher.update(&chunk.data);
             progress.add_bytes(chunk.data.len() as u64);
         }
+        plain = hasher.finalize();
     } else {
         // Decrypts chunks `first..` (a group) into `group`; the first bad
         // block in file order, as a sequential read would name it.
@@ -188,16 +215,21 @@ pub fn digest_file(
                 .map_init(
                     || vault.content().opener(),
                     |opener, (i, c)| {
+                        let index = first + i as u64;
                         file.decrypt_chunk_observed(
                             opener,
-                            first + i as u64,
+                            index,
                             &mut c.cbuf,
                             &mut c.plain,
                             |raw| {
                                 c.raw.clear();
-                                c.raw.extend_from_slice(raw);
+                                if want_raw {
+                                    c.raw.extend_from_slice(raw);
+                                }
                             },
-                        )
+                        )?;
+                        c.cv = treehash::piece_cv(index, &c.plain.data);
+                        Ok(())
                     },
                 )
                 .collect();
@@ -208,14 +240,17 @@ pub fn digest_file(
         };
         // Hashing a group in order overlaps the decryption of the next.
         let (mut cur, mut next): (Vec<InFlight>, Vec<InFlight>) = (Vec::new(), Vec::new());
+        let mut joiner = treehash::Joiner::default();
         decrypt(&mut cur, 0)?;
         let mut first = 0;
         loop {
             let after = first + GROUP;
             let mut hash = |cur: &Vec<InFlight>| {
                 for c in cur {
-                    cipher.update(&c.raw);
-                    plain.update(&c.plain.data);
+                    if let Some(cipher) = &mut cipher {
+                        cipher.update(&c.raw);
+                    }
+                    joiner.push(c.cv);
                     progress.add_bytes(c.plain.data.len() as u64);
                 }
             };
@@ -228,11 +263,22 @@ pub fn digest_file(
             std::mem::swap(&mut cur, &mut next);
             first = after;
         }
+        // One piece per chunk: the chunks are the pieces of BLAKE3's tree.
+        const _: () = assert!(CHUNK_PLAIN_LEN == treehash::PIECE);
+        let joined = joiner
+            .finish(file.plain_size())
+            .ok_or_else(|| ProblemKind::Io {
+                action: "hashing the plaintext",
+                error: io::Error::other("the file's chunks do not add up to its size"),
+            })?;
+        plain = joined;
     }
     record.size = Some(file.plain_size());
     record.cipher_size = file.cipher_size();
-    record.blake3 = Some(plain.finalize().to_hex().to_string());
-    cipher.finish_into(&mut record);
+    record.blake3 = Some(plain.to_hex().to_string());
+    if let Some(cipher) = cipher {
+        cipher.finish_into(&mut record);
+    }
     Ok(record)
 }
 
@@ -495,7 +541,12 @@ pub fn build_manifest<W: Write, R: BufRead>(
                             let kinds = options.remote_hashes;
                             let progress = options.progress;
                             scope.spawn(move |_| {
-                                let out = match digest_file(vault, &entry, kinds, progress) {
+                                let out = match digest_file(
+                                    vault,
+                                    &entry,
+                                    Hashes::All(kinds),
+                                    progress,
+                                ) {
                                     Ok(r) => {
                                         hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                         hashed_bytes.fetch_add(

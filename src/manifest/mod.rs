@@ -12,6 +12,7 @@
 pub mod build;
 pub mod refresh;
 pub mod store;
+pub mod treehash;
 pub mod verify;
 
 use std::io::{self, BufRead, Write};

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::build::{RemoteHashes, digest_file, digest_meta, is_manifest_path};
+use super::build::{Hashes, RemoteHashes, digest_file, digest_meta, is_manifest_path};
 use super::{ManifestError, ManifestReader, Record};
 use crate::format::config::CONFIG_NAME;
 use crate::problem::{Problem, ProblemKind};
@@ -219,7 +219,7 @@ pub fn verify_vault<R: BufRead>(
                     let (report, throttle, files, bytes) = (&report, &throttle, &files, &bytes);
                     let progress = options.progress;
                     scope.spawn(move |_| {
-                        match digest_file(vault, &entry, RemoteHashes::default(), progress) {
+                        match digest_file(vault, &entry, Hashes::Plain, progress) {
                             Ok(fresh) => {
                                 files.fetch_add(1, Ordering::Relaxed);
                                 bytes.fetch_add(fresh.size.unwrap_or(0), Ordering::Relaxed);

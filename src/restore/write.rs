@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::at;
-use crate::problem::ProblemKind;
-use crate::staging::StagedFile;
-use crate::vault::UnlockedVault;
-use crate::vault::file::{CipherFile, PlainChunk};
+use blake3::hazmat::ChainingValue;
 
-/// Chunks (1 MiB each) decrypted in parallel before they are hashed and
-/// written in order: the memory one large file holds.
-const GROUP: u64 = 8;
+use crate::at;
+use crate::manifest::treehash;
+use crate::problem::ProblemKind;
+use crate::staging::{self, StagedFile};
+use crate::vault::UnlockedVault;
+use crate::vault::file::{CHUNK_PLAIN_LEN, CipherFile, PlainChunk};
+use crate::writebehind::{self, WriteBehind};
 
 /// What the manifest says a file is.
 pub struct Expected<'a> {
@@ -75,27 +75,39 @@ pub fn restore_file(
         .file()
         .set_len(plain_size)
         .map_err(write_error("writing the restored file"))?;
+    // A file of one chunk is hashed whole; a larger one as pieces of
+    // BLAKE3's tree, each where its chunk was decrypted.
     let mut hasher = blake3::Hasher::new();
+    let mut joiner = treehash::Joiner::default();
+    let mut behind = WriteBehind::new(staged.file(), plain_size);
     let chunks = source.chunk_count();
     let mut first = 0;
-    let mut group: Vec<(Vec<u8>, PlainChunk)> = Vec::new();
+    // Chunks decrypted in parallel before they are written in order.
+    let group_len = writebehind::group_len();
+    let mut group: Vec<(Vec<u8>, PlainChunk, ChainingValue)> = Vec::new();
     while first < chunks {
-        let last = (first + GROUP).min(chunks);
+        let last = (first + group_len).min(chunks);
         group.resize_with((last - first) as usize, Default::default);
-        if last - first == 1 {
+        if chunks == 1 {
             let mut opener = vault.content().opener();
-            let (cbuf, plain) = &mut group[0];
+            let (cbuf, plain, _) = &mut group[0];
             source.decrypt_chunk(&mut opener, first, cbuf, plain)?;
+            hasher.update(&plain.data);
         } else {
             group.par_iter_mut().enumerate().try_for_each_init(
                 || vault.content().opener(),
-                |opener, (i, (cbuf, plain))| {
-                    source.decrypt_chunk(opener, first + i as u64, cbuf, plain)
+                |opener, (i, (cbuf, plain, cv))| {
+                    let index = first + i as u64;
+                    source.decrypt_chunk(opener, index, cbuf, plain)?;
+                    *cv = treehash::piece_cv(index, &plain.data);
+                    Ok::<(), ProblemKind>(())
                 },
             )?;
+            for (_, _, cv) in &group {
+                joiner.push(*cv);
+            }
         }
-        for (_, plain) in &group {
-            hasher.update(&plain.data);
+        for (_, plain, _) in &group {
             for (offset, bytes) in plain.data_runs() {
                 staged
                     .file()
@@ -104,9 +116,20 @@ pub fn restore_file(
             }
             on_bytes(plain.data.len() as u64);
         }
+        behind
+            .done((last * CHUNK_PLAIN_LEN).min(plain_size))
+            .map_err(write_error("writing the restored file"))?;
         first = last;
     }
-    let got = hasher.finalize().to_hex();
+    let got = if chunks <= 1 {
+        hasher.finalize()
+    } else {
+        joiner.finish(plain_size).ok_or_else(|| ProblemKind::Io {
+            action: "hashing the plaintext",
+            error: io::Error::other("the file's chunks do not add up to its size"),
+        })?
+    }
+    .to_hex();
     if got.as_str() != want.blake3 {
         return Err(ProblemKind::ManifestMismatch(format!(
             "every block authenticated, but its BLAKE3 is {got}, the manifest says {} (an older \
@@ -116,6 +139,15 @@ pub fn restore_file(
         .into());
     }
     set_meta(staged.file(), want)?;
+    // The run ends with one syncfs of the destination; where that does not
+    // reach the storage (FUSE, network file systems), each file is flushed
+    // before it has its name.
+    if !staging::syncfs_suffices(staged.file()) {
+        staged
+            .file()
+            .sync_data()
+            .map_err(write_error("flushing the restored file"))?;
+    }
     staged.persist(name).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             NotRestored::Conflict("something appeared at its name meanwhile; left alone".into())

@@ -18,6 +18,8 @@ use crate::at;
 /// Blocks per chunk: 1 MiB of plaintext, enough to amortise a read and a
 /// write, small enough to keep memory flat.
 pub const CHUNK_BLOCKS: u64 = 256;
+/// Plaintext bytes in a whole chunk.
+pub const CHUNK_PLAIN_LEN: u64 = CHUNK_BLOCKS * PLAIN_BLOCK_LEN as u64;
 
 /// An open ciphertext file whose header has been checked.
 pub struct CipherFile {
