@@ -12,7 +12,8 @@
 #   bash benches/restore.sh --size-mib 256 --runs 5
 #   bash benches/restore.sh --smoke          # tiny, for CI: checks the harness runs
 #
-# Writes Markdown to target/bench/restore.md (or --out FILE) and prints it.
+# Writes Markdown to target/bench/restore.md (or --out FILE) and the results
+# as JSON beside it (same name, .json), and prints the Markdown.
 # Needs gocryptfs, fusermount3, rclone, GNU time. No speed assertion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,7 +135,7 @@ gocryptfs -init -q -nosyslog -passfile "$work/pass" "$work/vault-small"
 timed "$work/small.log" "$bin" restore -q "$work/remote-small" "$work/out-small" --passfile "$work/pass" --report "$work/s.md"
 
 python3 - "$work" "$size_mib" "$files" "$runs" "$(nproc)" "$out_file" <<'PY'
-import statistics, sys
+import json, statistics, sys
 work, size_mib, files, runs, cores, out = sys.argv[1:]
 size_mib = int(size_mib)
 def load(name):
@@ -165,4 +166,17 @@ lines = [
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)
+def pair(name, ours, rows, t_ours, target):
+    return {"name": name, "ours": ours, "theirs": "rclone copy + gocryptfs -ro mount + cp -a + unmount",
+            "theirs_short": "manual route", "ours_s": t_ours, "theirs_s": tm, "ratio": tm / t_ours,
+            "target": target, "ours_cpu": med(rows, 2), "ours_rss_mib": med(rows, 1) / 1024}
+result = {
+    "title": "restore", "dataset": "mixed", "size_mib": size_mib, "files": int(files), "runs": int(runs),
+    # The target is the read-in-place restore's; through rclone has none.
+    "pairs": [pair("restore", "vaultdrill restore DIR", a, ta, 2.0),
+              pair("restore via rclone", "vaultdrill restore :local:DIR", r, tr, None)],
+    "rss_max_mib": max(max(x[1] for x in rows) for rows in (a, r, small)) / 1024,
+}
+json_out = out[:-3] + ".json" if out.endswith(".md") else out + ".json"
+json.dump(result, open(json_out, "w"), indent=1)
 PY
