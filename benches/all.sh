@@ -33,6 +33,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# Every tool any part needs, checked before the first dataset is built.
+. benches/tools.sh
+need all.sh gocryptfs fusermount3 rclone openssl python3 /usr/bin/time
+
 dir=target/bench
 mkdir -p "$dir"
 if [ "$smoke" = 1 ]; then

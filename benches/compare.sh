@@ -43,10 +43,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-for tool in gocryptfs fusermount3 openssl python3; do
-  command -v "$tool" >/dev/null || { echo "compare.sh: $tool is missing (bash .ci/run installs it)" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "compare.sh: GNU time (/usr/bin/time) is missing: apt-get install time" >&2; exit 1; }
+. benches/tools.sh
+need compare.sh gocryptfs fusermount3 openssl python3 /usr/bin/time
 
 cargo build --release --quiet
 bin=$PWD/target/release/vaultdrill

@@ -30,8 +30,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-command -v rclone >/dev/null || { echo "drill.sh: rclone is missing (bash .ci/run installs it)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "drill.sh: GNU time (/usr/bin/time) is missing: apt-get install time" >&2; exit 1; }
+. benches/tools.sh
+need drill.sh rclone python3 /usr/bin/time
 
 cargo build --release --quiet
 bin=$PWD/target/release/vaultdrill
