@@ -226,7 +226,8 @@ with open(f"{dst}/truncated.conf", "w") as f:
     f.write(text[: len(text) // 2])
 PY
 
-# The demo vault for README's first command: a plain directory in git.
+# A small demo vault (password `demo`), a plain directory in git, read by
+# tests/fixtures.rs (`vaultdrill demo` makes its own vault with `init`).
 demo="$here/../demo"
 rm -rf "$demo/vault"
 mkdir -p "$demo/vault"

@@ -12,10 +12,18 @@ use tempfile::TempDir;
 fn the_demo_runs_end_to_end_and_its_reports_tell_the_story() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("demo");
+    // The user's own registry is unreadable and their runtime folder
+    // unusable: the demo touches neither.
+    let registry = tmp.path().join("user-registry.toml");
+    fs::write(&registry, "this is [not toml").unwrap();
+    let runtime = tmp.path().join("runtime-is-a-file");
+    fs::write(&runtime, "").unwrap();
     let out = vaultdrill()
         .args(["demo", "--dir"])
         .arg(&dir)
         .env_remove("VAULTDRILL_STATE_DIR")
+        .env("VAULTDRILL_CONFIG", &registry)
+        .env("XDG_RUNTIME_DIR", &runtime)
         .env("HOME", tmp.path().join("home"))
         .env("PATH", "/nonexistent") // no rclone, no gocryptfs
         .output()

@@ -92,11 +92,29 @@ pub enum Command {
     /// Show a vault's format: what `gocryptfs -info` shows, plus the content
     /// cipher and name mode. Needs no password and prints no secret.
     #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Show a vault's format from its gocryptfs.conf: what `gocryptfs -info` shows \
+(creator, feature flags, scrypt cost), plus the content cipher and the name mode. Needs no \
+password and prints no secret.
+
+Examples:
+  vaultdrill info ~/vault
+  vaultdrill info /media/usb/vault --json"
+    )]
     Info(InfoArgs),
 
     /// List the decrypted paths, types and sizes of a vault. Sizes come from
     /// the ciphertext sizes: no file content is decrypted.
     #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "List the decrypted paths, types and sizes of a vault, with the encrypted \
+path of each (what to fetch from another copy when one is damaged). Sizes come from the \
+ciphertext sizes: no file content is decrypted, so it is fast on any vault.
+
+Examples:
+  vaultdrill ls ~/vault --passfile ~/.vault-pass
+  vaultdrill ls ~/vault --path photos/2024 --json --masterkey-file ~/mk.txt"
+    )]
     Ls(LsArgs),
 
     /// Decrypt a vault, or parts of it, into a new folder. Every block is
@@ -245,7 +263,7 @@ unless skipped explicitly (--no-password, --no-masterkey); the report then says 
 proven.
 
 Examples:
-  vaultdrill drill b2-backup:photo-bucket/vault --passfile ~/.vault-pass --masterkey-file ~/masterkey.txt
+  vaultdrill drill b2-backup:photos/vault --passfile ~/.vault-pass --masterkey-file ~/mk.txt
   vaultdrill drill photos --sample 2GiB            (a registered vault; see `vaultdrill vaults`)
   vaultdrill drill /media/usb/vault --sample 100% --no-masterkey --junit drill.xml"
     )]
@@ -278,7 +296,7 @@ Examples:
   vaultdrill restore b2-backup:photo-bucket/vault ~/restored --passfile ~/.vault-pass
   vaultdrill restore /media/usb/vault ~/restored --masterkey-file ~/masterkey.txt
   vaultdrill restore photos ~/restored --path thesis --path photos/2024    (a registered vault)
-  vaultdrill restore b2-backup:photo-bucket/vault ~/restored --manifest 20261101   (an older manifest)"
+  vaultdrill restore b2-backup:photos/vault ~/restored --manifest 20261101  (an older manifest)"
     )]
     Restore(RestoreArgs),
 
@@ -293,7 +311,7 @@ bucket, a drill that passes with the password and with only the master key, one 
 one object of the \"bucket\", a drill that finds and names it (exit code 1), a push --checksum \
 that repairs it, a drill that passes again, and the history. The reports stay in DIR/reports.
 
-Exit code 0 when every step ended as it should; 4 otherwise.
+Exit code 0 when every step ended as it should; 2 when --dir is not empty; 4 otherwise.
 
 Example:
   vaultdrill demo
@@ -406,6 +424,21 @@ Examples:
     /// Change a vault's password (with the old password, or with the master
     /// key when it is forgotten). The previous config is kept as .bak.
     #[command(after_help = EXIT_CODES)]
+    #[command(
+        long_about = "Change a vault's password, as `gocryptfs -passwd` does: unlock with the old \
+password (or, when it is forgotten, with --masterkey-file), then write gocryptfs.conf again, \
+atomically, with the master key wrapped under the new password (asked twice, or \
+--new-passfile / --new-extpass). The master key does not change: nothing else in the vault is \
+rewritten, and copies already pushed stay readable with the master key.
+
+The previous config is kept as gocryptfs.conf.bak. If a .bak is already there, passwd refuses \
+(it may be the only copy that opens with an older password): check that the current password \
+works, delete the old .bak, and run passwd again.
+
+Examples:
+  vaultdrill passwd ~/vault
+  vaultdrill passwd ~/vault --masterkey-file ~/mk.txt --new-passfile ~/.new-pass"
+    )]
     Passwd(PasswdArgs),
 
     /// Rebuild a lost gocryptfs.conf from the master key: detect every
@@ -664,7 +697,7 @@ pub struct DrillArgs {
     pub remote: String,
 
     /// How much to download and decrypt: a share of the vault's bytes
-    /// (5%), a number of files (50) or a byte budget (2GiB).
+    /// (5%), a number of files (50) or a byte budget (2GiB) [default: 5%].
     #[arg(long, value_name = "SIZE")]
     pub sample: Option<SampleSize>,
 

@@ -85,6 +85,10 @@ pub fn run(args: &DemoArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             .current_dir(&dir)
             .env("VAULTDRILL_STATE_DIR", dir.join("state"))
             .env("VAULTDRILL_CACHE_DIR", dir.join("cache"))
+            // Nothing of the user's: no registry of theirs, locks in the
+            // demo's own state directory.
+            .env("VAULTDRILL_CONFIG", dir.join("registry.toml"))
+            .env_remove("XDG_RUNTIME_DIR")
             .stdin(Stdio::null());
         if cli.quiet {
             cmd.arg("--quiet").stdout(Stdio::null());
