@@ -441,20 +441,20 @@ pub fn decrypt_tree(
         }
         shared.progress.add_file();
     }
-    if dest_created && options.selection.is_all() {
-        if let Ok(meta) = at::open_dir(vault.root()).and_then(at::fstat) {
-            if let Err(error) = finish(&tree.root, meta.mode, meta.mtime_sec, meta.mtime_nsec) {
-                shared.push(Problem {
-                    cipher_path: PathBuf::new(),
-                    plain_path: Some(PathBuf::new()),
-                    plain_dir: PathBuf::new(),
-                    kind: ProblemKind::Io {
-                        action: "setting the destination's mode and time",
-                        error,
-                    },
-                });
-            }
-        }
+    if dest_created
+        && options.selection.is_all()
+        && let Ok(meta) = at::open_dir(vault.root()).and_then(at::fstat)
+        && let Err(error) = finish(&tree.root, meta.mode, meta.mtime_sec, meta.mtime_nsec)
+    {
+        shared.push(Problem {
+            cipher_path: PathBuf::new(),
+            plain_path: Some(PathBuf::new()),
+            plain_dir: PathBuf::new(),
+            kind: ProblemKind::Io {
+                action: "setting the destination's mode and time",
+                error,
+            },
+        });
     }
 
     let mut problems = shared

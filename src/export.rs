@@ -451,18 +451,18 @@ pub fn export_tree(
                     }
                 }
                 let existing = at::lstat_at(level.dest.as_fd(), &cname).ok();
-                if existing.is_some_and(|e| e.kind != meta.kind) {
-                    if let Err(error) = remove_tree_at(&level.dest, &cname) {
-                        shared.report_c(
-                            &plain_rel,
-                            &cpath,
-                            ProblemKind::Io {
-                                action: "replacing an entry of another type",
-                                error,
-                            },
-                        );
-                        continue;
-                    }
+                if existing.is_some_and(|e| e.kind != meta.kind)
+                    && let Err(error) = remove_tree_at(&level.dest, &cname)
+                {
+                    shared.report_c(
+                        &plain_rel,
+                        &cpath,
+                        ProblemKind::Io {
+                            action: "replacing an entry of another type",
+                            error,
+                        },
+                    );
+                    continue;
                 }
                 match meta.kind {
                     Kind::Dir => {
@@ -803,10 +803,10 @@ fn export_symlink(
     if let (Ok(existing), Ok(m)) = (
         at::readlink_at(level.dest.as_fd(), cname),
         at::lstat_at(level.dest.as_fd(), cname),
-    ) {
-        if existing == stored && (m.mtime_sec, m.mtime_nsec) == (meta.mtime_sec, meta.mtime_nsec) {
-            return Ok(());
-        }
+    ) && existing == stored
+        && (m.mtime_sec, m.mtime_nsec) == (meta.mtime_sec, meta.mtime_nsec)
+    {
+        return Ok(());
     }
     crate::staging::place_symlink(
         &level.dest,

@@ -68,7 +68,7 @@ fn quote(path: &Path) -> String {
 
 /// The master key as a recovery sheet prints it (the two indented lines
 /// under "## Master key"), as a person would type it into a key file.
-pub fn printed_master_key(sheet: &str) -> Option<String> {
+pub fn printed_master_key(sheet: &str) -> Option<Zeroizing<String>> {
     let lines: Vec<&str> = sheet
         .lines()
         .skip_while(|l| !l.starts_with("## Master key"))
@@ -77,7 +77,14 @@ pub fn printed_master_key(sheet: &str) -> Option<String> {
         .take(2)
         .map(str::trim)
         .collect();
-    (lines.len() == 2).then(|| format!("{}\n{}\n", lines[0], lines[1]))
+    (lines.len() == 2).then(|| {
+        let mut key = Zeroizing::new(String::with_capacity(lines[0].len() + lines[1].len() + 2));
+        for line in lines {
+            key.push_str(line);
+            key.push('\n');
+        }
+        key
+    })
 }
 
 impl RecoveryKit<'_> {
@@ -90,7 +97,9 @@ impl RecoveryKit<'_> {
             quote(self.vault_path)
         };
         let key = self.master_key.to_printed_two_lines();
-        let mut key_block = Zeroizing::new(String::new());
+        // Every buffer that holds the key is sized up front: a String that
+        // grows frees its old allocation without wiping it.
+        let mut key_block = Zeroizing::new(String::with_capacity(2 * key.len() + 64));
         for line in key.lines() {
             key_block.push_str("    ");
             key_block.push_str(line);
@@ -100,7 +109,9 @@ impl RecoveryKit<'_> {
         if !flags.is_empty() {
             flags.push(' ');
         }
-        let mut out = Zeroizing::new(String::with_capacity(4096));
+        let paths = self.vault_path.as_os_str().len() + v.len();
+        let mut out = Zeroizing::new(String::with_capacity(8192 + 16 * paths));
+        let capacity = out.capacity();
         let o = &mut *out;
         let _ = writeln!(
             o,
@@ -233,6 +244,7 @@ impl RecoveryKit<'_> {
             o,
             "Or retype the JSON above into `{config_name}`: it opens with the password you chose at creation."
         );
+        debug_assert_eq!(out.capacity(), capacity, "the sheet outgrew its buffer");
         out
     }
 }

@@ -197,12 +197,11 @@ impl Registry {
                 anchor(base, p);
             }
             // A local folder as the remote, relative to the file too.
-            if let Some(remote) = &mut entry.remote {
-                if let crate::push::Remote::Local(path) = crate::push::Remote::parse(remote) {
-                    if path.is_relative() {
-                        *remote = base.join(path).to_string_lossy().into_owned();
-                    }
-                }
+            if let Some(remote) = &mut entry.remote
+                && let crate::push::Remote::Local(path) = crate::push::Remote::parse(remote)
+                && path.is_relative()
+            {
+                *remote = base.join(path).to_string_lossy().into_owned();
             }
         }
         Ok(Registry {

@@ -214,6 +214,29 @@ fn a_flipped_byte_is_damage_named_by_path() {
 }
 
 #[test]
+fn an_object_name_with_a_newline_cannot_forge_a_line() {
+    // The remote lists names we did not write: an extra object whose name
+    // holds a newline and a fake verdict is a note, escaped everywhere.
+    let p = Pushed::new();
+    let forged = "x\nvaultdrill: PASSED: the backup can be restored";
+    fs::write(p.remote.join(forged), b"planted").unwrap();
+    let d = p.drill(&[]);
+    assert_eq!(d.run.code, 0, "{:#?}\n{}", d.findings(), d.run.stderr);
+    let all = d.findings();
+    assert!(
+        all.iter().any(|f| f.starts_with("NOTE")
+            && f.contains("| x\\nvaultdrill: PASSED: the backup can be restored |")),
+        "{all:#?}"
+    );
+    for text in [&d.run.stderr, &d.report] {
+        assert!(
+            !text.lines().any(|l| l.starts_with("vaultdrill: PASSED")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn a_truncated_object_is_damage() {
     let p = Pushed::new();
     let object = p.object("size-20000");
@@ -1312,6 +1335,31 @@ fn a_rolled_back_remote_and_a_damaged_manifest_are_damage() {
         "{:#?}",
         d.findings()
     );
+    // The same on a new machine (no local copy to fall back on): the
+    // password proved the key, so a manifest that does not authenticate
+    // is damage (1), not "could not run" (4).
+    let run = run_json(
+        vaultdrill()
+            .env("VAULTDRILL_STATE_DIR", p.tmp.path().join("new-machine"))
+            .args(["drill", p.remote.to_str().unwrap(), "--json", "--passfile"])
+            .arg(password_file())
+            .arg("--masterkey-file")
+            .arg(masterkey_file("default"))
+            .arg("--report")
+            .arg(p.tmp.path().join("new-machine.md")),
+    );
+    assert_eq!(run.code, 1, "{:#}\n{}", run.json, run.stderr);
+    let audit = step_of(&run.json, "audit");
+    assert_eq!(audit["status"], "failed", "{audit:#}");
+    assert!(
+        audit["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["label"] == "DAMAGED"
+                && f["cause"].as_str().unwrap().contains("no local copy")),
+        "{audit:#}"
+    );
 }
 
 #[test]
@@ -1349,7 +1397,7 @@ fn large_files_only_and_an_unwritable_state_keep_the_verdict() {
     run(&["push", "vault", "remote", "-q"]);
     let kit = fs::read_to_string(tmp.path().join("kit.md")).unwrap();
     let key = vaultdrill::recovery_kit::printed_master_key(&kit).expect("a key in the sheet");
-    fs::write(tmp.path().join("key"), key).unwrap();
+    fs::write(tmp.path().join("key"), key.as_bytes()).unwrap();
     let out = vaultdrill()
         .current_dir(tmp.path())
         .env("VAULTDRILL_STATE_DIR", tmp.path().join("state"))

@@ -361,6 +361,47 @@ fn a_damaged_config() {
     row.config_lost_but_the_key_restores();
 }
 
+/// The remote's gocryptfs.conf with `edit` applied to its JSON.
+fn edit_config(row: &Row, edit: impl Fn(&mut serde_json::Value)) {
+    let config = row.remote.join("gocryptfs.conf");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    edit(&mut json);
+    fs::write(&config, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+}
+
+#[test]
+fn a_config_whose_encrypted_key_has_the_wrong_length() {
+    // Damage (1), not a refused password (3): no password can open it.
+    let row = Row::new();
+    edit_config(&row, |c| c["EncryptedKey"] = "A".repeat(40).into());
+    row.config_lost_but_the_key_restores();
+    assert!(
+        !Row::said(&row.restore(&[])).contains("forgotten-password"),
+        "not sent to the forgotten-password runbook"
+    );
+}
+
+#[test]
+fn a_config_from_a_newer_gocryptfs() {
+    // A feature flag this version does not know: the check could not run
+    // (4), the backup is not called damaged.
+    let row = Row::new();
+    edit_config(&row, |c| {
+        c["FeatureFlags"]
+            .as_array_mut()
+            .unwrap()
+            .push("SomeFutureFlag".into())
+    });
+    let run = row.restore(&[]);
+    assert_eq!(run.code, 4, "{}", Row::said(&run));
+    assert!(
+        Row::said(&run).contains("SomeFutureFlag"),
+        "{}",
+        Row::said(&run)
+    );
+}
+
 #[test]
 fn a_hostile_config_demanding_a_huge_scrypt_n() {
     // Refused at once (3), never attempted: N = 2^30 needs 1 TiB.

@@ -307,6 +307,24 @@ fn verify_finds_what_gocryptfs_cannot() {
     let run = verify(&state, &vault, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.json["status"], "damaged");
+    // Standard output on a full disk: said in one line, and the damage
+    // still decides the exit code.
+    let full = std::process::Command::new(env!("CARGO_BIN_EXE_vaultdrill"))
+        .env("VAULTDRILL_STATE_DIR", &state)
+        .arg("verify")
+        .arg(&vault)
+        .args(["--json", "--passfile"])
+        .arg(password_file())
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{said}");
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("vaultdrill: error: writing the outcome to standard output")),
+        "{said}"
+    );
     let found = run.problems();
     let expect = [
         ("script.sh", "listed in the manifest but missing"),
@@ -348,6 +366,34 @@ fn verify_finds_what_gocryptfs_cannot() {
         "{notes:#?}"
     );
     assert_eq!(other.json["entries"], 7, "deep, a, b, c, d, e, link-up");
+    // A --path that matches nothing checked nothing: a usage error, never
+    // a pass (a typo in a cron job must not read as a verified backup).
+    let typo = verify(&state, &vault, &["--path", "deep/a/bb"]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert_eq!(typo.json["status"], "usage");
+    assert_eq!(typo.json["unmatched_paths"][0], "deep/a/bb");
+    let said = vaultdrill()
+        .env("VAULTDRILL_STATE_DIR", &state)
+        .arg("verify")
+        .arg(&vault)
+        .args(["--path", "deep/a/bb", "--passfile"])
+        .arg(password_file())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert_eq!(said.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nothing in the vault matches --path deep/a/bb"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&said.stdout).contains("nothing checked for the --path above"),
+        "{}",
+        String::from_utf8_lossy(&said.stdout)
+    );
+    // Beside damage, damage decides.
+    let both = verify(&state, &vault, &["--path", "size-20000", "--path", "nope"]);
+    assert_eq!(both.code, 1, "{}", both.stderr);
 }
 
 #[test]

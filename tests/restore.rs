@@ -878,6 +878,48 @@ fn a_hostile_manifest_or_a_planted_link_cannot_steer_writes_out_of_dest() {
 }
 
 #[test]
+fn a_vault_path_in_the_restores_own_work_folder_is_not_restored_there() {
+    // The restore removes DEST/.vaultdrill-restore when it ends: a vault
+    // that holds that folder (a home folder backed up mid-restore) must
+    // not be restored into it, counted, then deleted.
+    let s = Setup::new();
+    let want = expected("default");
+    let (victim, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
+        .unwrap();
+    let manifest = edited_manifest(&s, "work-dir.jsonl", |r| {
+        if r["path"] == victim.as_str() {
+            r["path"] = Value::from(".vaultdrill-restore/kept.txt");
+        }
+    });
+    let dest = s.dest("out");
+    let run = s.restore(
+        &s.local(),
+        &dest,
+        &["--manifest", manifest.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let all = findings(&run);
+    assert!(
+        all.iter()
+            .any(|f| f.starts_with("FAILED .vaultdrill-restore/kept.txt")
+                && f.contains("the restore's own work folder")),
+        "{all:#?}"
+    );
+    assert!(!all.iter().any(|f| f.starts_with("DAMAGED")), "{all:#?}");
+    // Not written there (the folder itself stays: the restore is not
+    // complete, so its marker is kept for the next run).
+    assert!(!dest.join(".vaultdrill-restore/kept.txt").exists());
+    // Everything else is restored.
+    let (other, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && *p != victim)
+        .unwrap();
+    assert!(dest.join(other).is_file(), "{other} restored");
+}
+
+#[test]
 fn a_registered_name_is_a_source_with_its_password_source() {
     let s = Setup::new();
     let registry = s.tmp.path().join("config.toml");

@@ -140,13 +140,10 @@ pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         bar.finish();
     }
     let status = summary.status();
-    // The status is decided; a reader that went away must not change it.
-    if let Err(e) = print_outcome(&summary, args, cli) {
-        if !super::is_broken_pipe(&e) {
-            return Err(e);
-        }
-    }
-    Ok(status)
+    // The status is decided: what happens to the output must not change it.
+    Ok(super::print_then(status, || {
+        print_outcome(&summary, args, cli)
+    }))
 }
 
 fn print_outcome(summary: &DecryptSummary, args: &DecryptArgs, cli: &Cli) -> anyhow::Result<()> {

@@ -280,18 +280,18 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             }
         },
     };
-    if let Some(path) = &report_path {
-        if let Err(e) = store::write_report(path, &report::markdown(&outcome)) {
-            after.push(format!(
-                "{}: writing the report: {e}; give --report FILE in a writable folder",
-                path.display()
-            ));
-        }
+    if let Some(path) = &report_path
+        && let Err(e) = store::write_report(path, &report::markdown(&outcome))
+    {
+        after.push(format!(
+            "{}: writing the report: {e}; give --report FILE in a writable folder",
+            path.display()
+        ));
     }
-    if let Some(junit) = &args.junit {
-        if let Err(e) = std::fs::write(junit, report::junit(&outcome)) {
-            after.push(format!("{}: writing the JUnit file: {e}", junit.display()));
-        }
+    if let Some(junit) = &args.junit
+        && let Err(e) = std::fs::write(junit, report::junit(&outcome))
+    {
+        after.push(format!("{}: writing the JUnit file: {e}", junit.display()));
     }
     if !args.no_state {
         let report_path = report_path
@@ -314,40 +314,43 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::CouldNotRun
     };
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &outcome)?;
-        writeln!(out)?;
-    } else {
-        for (step, f) in outcome.findings() {
-            eprintln!(
-                "vaultdrill: {} {}: {} [object: {}] (step: {})",
-                f.label,
-                f.path.as_deref().unwrap_or("-"),
-                f.cause,
-                f.object,
-                step.title
-            );
-        }
-        if report_path.is_none() && args.no_state {
-            // --no-state without --report: the report itself.
-            write!(out, "{}", report::markdown(&outcome))?;
-        } else if !cli.quiet {
-            writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
-            write!(
-                out,
-                "{}",
-                vaultdrill::drill::report::step_lines(&outcome.steps)
-            )?;
-            if let Some(path) = &report_path {
-                writeln!(out, "Report: {}", path.display())?;
+    let print = || -> anyhow::Result<()> {
+        let mut out = io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &outcome)?;
+            writeln!(out)?;
+        } else {
+            for (step, f) in outcome.findings() {
+                eprintln!(
+                    "vaultdrill: {} {}: {} [object: {}] (step: {})",
+                    f.label,
+                    f.path.as_deref().unwrap_or("-"),
+                    f.cause,
+                    f.object,
+                    step.title
+                );
             }
-            if let Some(dir) = &kept {
-                writeln!(out, "Scratch kept (ciphertext only): {}", dir.display())?;
+            if report_path.is_none() && args.no_state {
+                // --no-state without --report: the report itself.
+                write!(out, "{}", report::markdown(&outcome))?;
+            } else if !cli.quiet {
+                writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
+                write!(
+                    out,
+                    "{}",
+                    vaultdrill::drill::report::step_lines(&outcome.steps)
+                )?;
+                if let Some(path) = &report_path {
+                    writeln!(out, "Report: {}", path.display())?;
+                }
+                if let Some(dir) = &kept {
+                    writeln!(out, "Scratch kept (ciphertext only): {}", dir.display())?;
+                }
             }
         }
-    }
-    Ok(verdict)
+        Ok(())
+    };
+    Ok(super::print_then(verdict, print))
 }
 
 /// A remote as part of a file name.

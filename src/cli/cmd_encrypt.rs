@@ -49,12 +49,8 @@ pub fn run(args: &EncryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         bar.finish();
     }
     let status = summary.status();
-    if let Err(e) = print(&summary, args, cli) {
-        if !super::is_broken_pipe(&e) {
-            return Err(e);
-        }
-    }
-    Ok(status)
+    // The status is decided: what happens to the output must not change it.
+    Ok(super::print_then(status, || print(&summary, args, cli)))
 }
 
 fn print(s: &EncryptSummary, args: &EncryptArgs, cli: &Cli) -> anyhow::Result<()> {

@@ -54,10 +54,11 @@ pub fn run(args: &HistoryArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     } else if !cli.quiet {
         write!(out, "{}", history::table(&records))?;
     }
-    if let Some(file) = &args.html {
-        if !args.json && !cli.quiet {
-            writeln!(out, "Page: {}", file.display())?;
-        }
+    if let Some(file) = &args.html
+        && !args.json
+        && !cli.quiet
+    {
+        writeln!(out, "Page: {}", file.display())?;
     }
     Ok(ExitStatus::Verified)
 }

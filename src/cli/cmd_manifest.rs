@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::decrypt::measure;
+use vaultdrill::display::escape_path;
 use vaultdrill::manifest::build::{BuildOptions, RemoteHashes};
 use vaultdrill::manifest::refresh::{ManifestHome, Refreshed, refresh};
 use vaultdrill::manifest::store::{self, CURRENT, Stored};
@@ -52,6 +53,8 @@ struct JsonVerify {
     bytes: u64,
     seconds: f64,
     problems: Vec<String>,
+    /// `--path` values that matched nothing (exit 2 when nothing else failed).
+    unmatched_paths: Vec<String>,
 }
 
 /// Where the vault's own manifest is, for messages.
@@ -100,60 +103,63 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
         bar.finish();
     }
     let status = overall_status(&summary.problems);
-    let mut stdout = io::stdout().lock();
-    if args.json {
-        let json = JsonBuild {
-            status,
-            exit_code: status.code(),
-            entries: summary.trailer.entries,
-            files: summary.trailer.files,
-            plain_bytes: summary.trailer.plain_bytes,
-            hashed_files: summary.hashed_files,
-            reused_files: summary.reused_files,
-            hashed_bytes: summary.hashed_bytes,
-            seconds: summary.elapsed.as_secs_f64(),
-            stored: match &stored {
-                Stored::First => "first",
-                Stored::Replaced { .. } => "replaced",
-                Stored::Unchanged { .. } => "unchanged",
-            },
-            previous_kept_as: match &stored {
-                Stored::Replaced { kept } => Some(kept.clone()),
-                _ => None,
-            },
-            local_copy: local.join(CURRENT).display().to_string(),
-            problems: summary.problems.iter().map(problem_line).collect(),
-        };
-        serde_json::to_writer_pretty(&mut stdout, &json)?;
-        writeln!(stdout)?;
-    } else {
-        for p in &summary.problems {
-            eprintln!("vaultdrill: {}", problem_line(p));
-        }
-        if !cli.quiet {
-            let where_ = match &stored {
-                Stored::First => format!("Stored in the vault as .vaultdrill/{CURRENT}"),
-                Stored::Replaced { kept } => format!(
-                    "Stored in the vault as .vaultdrill/{CURRENT} (the previous one kept as .vaultdrill/{kept})"
-                ),
-                Stored::Unchanged { created } => format!(
-                    "Nothing changed since the manifest of {created}: the vault was left as it is"
-                ),
+    let print = || -> anyhow::Result<()> {
+        let mut stdout = io::stdout().lock();
+        if args.json {
+            let json = JsonBuild {
+                status,
+                exit_code: status.code(),
+                entries: summary.trailer.entries,
+                files: summary.trailer.files,
+                plain_bytes: summary.trailer.plain_bytes,
+                hashed_files: summary.hashed_files,
+                reused_files: summary.reused_files,
+                hashed_bytes: summary.hashed_bytes,
+                seconds: summary.elapsed.as_secs_f64(),
+                stored: match &stored {
+                    Stored::First => "first",
+                    Stored::Replaced { .. } => "replaced",
+                    Stored::Unchanged { .. } => "unchanged",
+                },
+                previous_kept_as: match &stored {
+                    Stored::Replaced { kept } => Some(kept.clone()),
+                    _ => None,
+                },
+                local_copy: local.join(CURRENT).display().to_string(),
+                problems: summary.problems.iter().map(problem_line).collect(),
             };
-            writeln!(
-                stdout,
-                "Manifest of {} entries ({} files, {}): {} files hashed, {} reused, in {:.2} s.\n{where_}; local copy in {}.",
-                summary.trailer.entries,
-                summary.trailer.files,
-                human_bytes(summary.trailer.plain_bytes),
-                summary.hashed_files,
-                summary.reused_files,
-                summary.elapsed.as_secs_f64(),
-                local.display()
-            )?;
+            serde_json::to_writer_pretty(&mut stdout, &json)?;
+            writeln!(stdout)?;
+        } else {
+            for p in &summary.problems {
+                eprintln!("vaultdrill: {}", problem_line(p));
+            }
+            if !cli.quiet {
+                let where_ = match &stored {
+                    Stored::First => format!("Stored in the vault as .vaultdrill/{CURRENT}"),
+                    Stored::Replaced { kept } => format!(
+                        "Stored in the vault as .vaultdrill/{CURRENT} (the previous one kept as .vaultdrill/{kept})"
+                    ),
+                    Stored::Unchanged { created } => format!(
+                        "Nothing changed since the manifest of {created}: the vault was left as it is"
+                    ),
+                };
+                writeln!(
+                    stdout,
+                    "Manifest of {} entries ({} files, {}): {} files hashed, {} reused, in {:.2} s.\n{where_}; local copy in {}.",
+                    summary.trailer.entries,
+                    summary.trailer.files,
+                    human_bytes(summary.trailer.plain_bytes),
+                    summary.hashed_files,
+                    summary.reused_files,
+                    summary.elapsed.as_secs_f64(),
+                    local.display()
+                )?;
+            }
         }
-    }
-    Ok(status)
+        Ok(())
+    };
+    Ok(super::print_then(status, print))
 }
 
 pub fn run_verify(args: &VerifyArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -212,42 +218,54 @@ pub fn run_verify(args: &VerifyArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let status = overall_status(&summary.problems);
-    let mut stdout = io::stdout().lock();
-    if args.json {
-        let json = JsonVerify {
-            status,
-            exit_code: status.code(),
-            manifest_created: summary.manifest_created.clone(),
-            entries: summary.entries,
-            files: summary.files,
-            bytes: summary.bytes,
-            seconds: summary.elapsed.as_secs_f64(),
-            problems: summary.problems.iter().map(problem_line).collect(),
-        };
-        serde_json::to_writer_pretty(&mut stdout, &json)?;
-        writeln!(stdout)?;
-    } else {
-        for p in &summary.problems {
-            eprintln!("vaultdrill: {}", problem_line(p));
-        }
-        if !cli.quiet {
-            let verdict = match status {
-                ExitStatus::Verified => {
-                    "every block authenticated, every hash as in the manifest".to_string()
-                }
-                _ => format!("{} problem(s) listed above", summary.problems.len()),
+    let status = summary.status();
+    let print = || -> anyhow::Result<()> {
+        let mut stdout = io::stdout().lock();
+        let unmatched: Vec<String> = summary.unmatched.iter().map(|p| escape_path(p)).collect();
+        if args.json {
+            let json = JsonVerify {
+                status,
+                exit_code: status.code(),
+                manifest_created: summary.manifest_created.clone(),
+                entries: summary.entries,
+                files: summary.files,
+                bytes: summary.bytes,
+                seconds: summary.elapsed.as_secs_f64(),
+                problems: summary.problems.iter().map(problem_line).collect(),
+                unmatched_paths: unmatched,
             };
-            writeln!(
-                stdout,
-                "Verified {} entries ({} files, {}) against the manifest of {} in {:.2} s: {verdict}.",
-                summary.entries,
-                summary.files,
-                human_bytes(summary.bytes),
-                summary.manifest_created,
-                summary.elapsed.as_secs_f64()
-            )?;
+            serde_json::to_writer_pretty(&mut stdout, &json)?;
+            writeln!(stdout)?;
+        } else {
+            for p in &summary.problems {
+                eprintln!("vaultdrill: {}", problem_line(p));
+            }
+            for path in &unmatched {
+                eprintln!(
+                    "vaultdrill: nothing in the vault matches --path {path}: check the spelling \
+                 (`vaultdrill ls` lists what is there)"
+                );
+            }
+            if !cli.quiet {
+                let verdict = match status {
+                    ExitStatus::Verified => {
+                        "every block authenticated, every hash as in the manifest".to_string()
+                    }
+                    ExitStatus::Usage => "nothing checked for the --path above".to_string(),
+                    _ => format!("{} problem(s) listed above", summary.problems.len()),
+                };
+                writeln!(
+                    stdout,
+                    "Verified {} entries ({} files, {}) against the manifest of {} in {:.2} s: {verdict}.",
+                    summary.entries,
+                    summary.files,
+                    human_bytes(summary.bytes),
+                    summary.manifest_created,
+                    summary.elapsed.as_secs_f64()
+                )?;
+            }
         }
-    }
-    Ok(status)
+        Ok(())
+    };
+    Ok(super::print_then(status, print))
 }

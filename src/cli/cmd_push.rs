@@ -215,7 +215,10 @@ pub fn run(args: &PushArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     if let Err(e) = record_push(vault.vault_id(), &record) {
         eprintln!("vaultdrill: NOTE the push could not be recorded in the state directory: {e}");
     }
-    print_report(&report, args, rclone.as_ref(), cli)
+    // The status is decided: what happens to the output must not change it.
+    Ok(super::print_then(report.status(), || {
+        print_report(&report, args, rclone.as_ref(), cli)
+    }))
 }
 
 /// The vault to push: a forward vault, or the staging folder of a reverse
@@ -246,7 +249,7 @@ fn print_report(
     args: &PushArgs,
     rclone: Option<&Rclone>,
     cli: &Cli,
-) -> anyhow::Result<ExitStatus> {
+) -> anyhow::Result<()> {
     let status = report.status();
     let m = &report.manifest;
     let (entries, hashed, reused, stored) = (
@@ -286,7 +289,7 @@ fn print_report(
         };
         serde_json::to_writer_pretty(&mut stdout, &json)?;
         writeln!(stdout)?;
-        return Ok(status);
+        return Ok(());
     }
     for line in &problems {
         eprintln!("vaultdrill: {line}");
@@ -309,7 +312,7 @@ fn print_report(
         );
     }
     if cli.quiet {
-        return Ok(status);
+        return Ok(());
     }
     let verdict = match (status, report.check.hash) {
         (ExitStatus::Verified, Some(hash)) => format!(
@@ -343,5 +346,5 @@ fn print_report(
         report.check.objects,
         human_bytes(report.check.bytes),
     )?;
-    Ok(status)
+    Ok(())
 }

@@ -198,58 +198,60 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             }
         },
     };
-    if let Some(path) = &report_path {
-        if let Err(e) = store::write_report(path, &report::markdown(&outcome)) {
-            after.push(format!(
-                "{}: writing the report: {e}; give --report FILE in a writable folder",
-                path.display()
-            ));
-        }
+    if let Some(path) = &report_path
+        && let Err(e) = store::write_report(path, &report::markdown(&outcome))
+    {
+        after.push(format!(
+            "{}: writing the report: {e}; give --report FILE in a writable folder",
+            path.display()
+        ));
     }
     for line in &after {
         eprintln!("vaultdrill: error: {line}");
     }
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &outcome)?;
-        writeln!(out)?;
-    } else {
-        for (step, f) in outcome.findings() {
-            eprintln!(
-                "vaultdrill: {} {}: {} [object: {}] (see {})",
-                f.label,
-                f.path.as_deref().unwrap_or("-"),
-                f.cause,
-                f.object,
-                step.runbook
-            );
-        }
-        if !cli.quiet {
-            writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
-            write!(
-                out,
-                "{}",
-                vaultdrill::drill::report::step_lines(&outcome.steps)
-            )?;
-            if !outcome.still_owed.is_empty() {
-                writeln!(
-                    out,
-                    "An earlier, unfinished restore into this folder (of {}) is not finished: \
-                     run it again.",
-                    outcome.still_owed.join(", ")
-                )?;
-            }
-            if let Some(path) = &report_path {
-                writeln!(out, "Report: {}", path.display())?;
-            }
-        }
-    }
     // A report that could not be written turns only a success into 4.
-    Ok(
-        if after.is_empty() || outcome.verdict != ExitStatus::Verified {
-            outcome.verdict
+    let verdict = if after.is_empty() || outcome.verdict != ExitStatus::Verified {
+        outcome.verdict
+    } else {
+        ExitStatus::CouldNotRun
+    };
+    let print = || -> anyhow::Result<()> {
+        let mut out = io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &outcome)?;
+            writeln!(out)?;
         } else {
-            ExitStatus::CouldNotRun
-        },
-    )
+            for (step, f) in outcome.findings() {
+                eprintln!(
+                    "vaultdrill: {} {}: {} [object: {}] (see {})",
+                    f.label,
+                    f.path.as_deref().unwrap_or("-"),
+                    f.cause,
+                    f.object,
+                    step.runbook
+                );
+            }
+            if !cli.quiet {
+                writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;
+                write!(
+                    out,
+                    "{}",
+                    vaultdrill::drill::report::step_lines(&outcome.steps)
+                )?;
+                if !outcome.still_owed.is_empty() {
+                    writeln!(
+                        out,
+                        "An earlier, unfinished restore into this folder (of {}) is not finished: \
+                     run it again.",
+                        outcome.still_owed.join(", ")
+                    )?;
+                }
+                if let Some(path) = &report_path {
+                    writeln!(out, "Report: {}", path.display())?;
+                }
+            }
+        }
+        Ok(())
+    };
+    Ok(super::print_then(verdict, print))
 }

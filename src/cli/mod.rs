@@ -140,6 +140,28 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Prints one line for a fatal error and returns its exit status.
+/// Prints a command's outcome once its status is decided: a reader that
+/// went away changes nothing, and any other failure to write standard
+/// output is said in one line and turns only a pass into "could not run"
+/// (a full disk under `--json > file` must not hide damage).
+pub fn print_then(status: ExitStatus, print: impl FnOnce() -> anyhow::Result<()>) -> ExitStatus {
+    match print() {
+        Ok(()) => status,
+        Err(e) if is_broken_pipe(&e) => status,
+        Err(e) => {
+            eprintln!(
+                "vaultdrill: error: writing the outcome to standard output: {e:#}; check where \
+                 the output goes (a full disk?)"
+            );
+            if status == ExitStatus::Verified {
+                ExitStatus::CouldNotRun
+            } else {
+                status
+            }
+        }
+    }
+}
+
 fn report_error(err: &anyhow::Error) -> ExitStatus {
     let (status, hint) = if let Some(e) = err.downcast_ref::<vaultdrill::Error>() {
         (e.status(), e.hint())

@@ -57,7 +57,7 @@ impl Progress for Bar {
     fn add_file(&self) {
         let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.files_total.load(Ordering::Relaxed);
-        if total > 0 && (done % 64 == 0 || done == total) {
+        if total > 0 && (done.is_multiple_of(64) || done == total) {
             let stage = self.stage.lock().map(|s| s.clone()).unwrap_or_default();
             self.bar.set_message(
                 format!("{stage} {done}/{total} files")

@@ -60,18 +60,17 @@ fn mount(cipher_dir: &Path, point: &Path, key: &Key<'_>) -> Result<Mount, String
     std::fs::create_dir_all(point).map_err(|e| format!("{}: {e}", point.display()))?;
     let mut cmd = Command::new("gocryptfs");
     cmd.args(["-ro", "-q", "-nosyslog"]);
-    let secret: Vec<u8> = match key {
+    let key_bytes: &[u8] = match key {
         Key::MasterKey { printed, config } => {
             cmd.arg("-masterkey=stdin").arg("-config").arg(config);
-            format!("{printed}\n").into_bytes()
+            printed.as_bytes()
         }
-        Key::Password(p) => {
-            let mut v = p.to_vec();
-            v.push(b'\n');
-            v
-        }
+        Key::Password(p) => p,
     };
-    let secret = zeroize::Zeroizing::new(secret);
+    // Sized up front: a Vec that grows frees a copy it never wipes.
+    let mut secret = zeroize::Zeroizing::new(Vec::with_capacity(key_bytes.len() + 1));
+    secret.extend_from_slice(key_bytes);
+    secret.push(b'\n');
     // gocryptfs forks a daemon that keeps its stderr: a file, not a pipe
     // (a pipe would never reach end of file while the mount lives).
     let log_path = point.with_extension("log");
@@ -112,10 +111,11 @@ fn expected(manifest: &Path, files: &HashSet<&Path>) -> Result<HashMap<PathBuf, 
     let mut out = HashMap::new();
     while let Some(r) = reader.next_record().map_err(|e| e.to_string())? {
         let path = r.plain_path();
-        if r.kind == "file" && files.contains(path.as_path()) {
-            if let Some(h) = r.blake3 {
-                out.insert(path, h);
-            }
+        if r.kind == "file"
+            && files.contains(path.as_path())
+            && let Some(h) = r.blake3
+        {
+            out.insert(path, h);
         }
     }
     Ok(out)

@@ -24,6 +24,17 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
+    /// How a step ends on an error of that exit status: a refused key is
+    /// REFUSED, damage FAILED, anything else "could not run".
+    pub fn of(status: ExitStatus) -> StepStatus {
+        match status {
+            ExitStatus::Verified => StepStatus::Passed,
+            ExitStatus::Damaged => StepStatus::Failed,
+            ExitStatus::Unlock => StepStatus::Refused,
+            ExitStatus::Usage | ExitStatus::CouldNotRun => StepStatus::Error,
+        }
+    }
+
     pub fn word(self) -> &'static str {
         match self {
             StepStatus::Passed => "passed",

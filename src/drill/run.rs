@@ -17,7 +17,7 @@ use super::outcome::{
 };
 use super::sample::{self, Candidate, Order, SampleSize};
 use super::state::{self, Rotation, YEAR_SECONDS};
-use crate::display::{escape_path, human_bytes};
+use crate::display::{escape_bytes, escape_path, human_bytes};
 use crate::encrypt::VaultDir;
 use crate::fetch::{FetchManifest, Fetcher, detect_from_remote, fetch_remote_manifest, move_into};
 use crate::format::config::CONFIG_NAME;
@@ -32,7 +32,7 @@ use crate::push::{LINK_SUFFIX, Lister, Remote, key, pick_hash};
 use crate::rclone::Rclone;
 use crate::selection::Selection;
 use crate::vault::detect::{Hints, detect_layout};
-use crate::vault::{LockedVault, Secret, UnlockedVault, VaultError};
+use crate::vault::{LockedVault, Secret, UnlockedVault};
 
 pub struct DrillOptions<'a> {
     pub remote: Remote,
@@ -106,7 +106,9 @@ fn finding(label: &'static str, path: Option<&Path>, object: &str, cause: String
     Finding {
         label,
         path: path.map(escape_path),
-        object: object.to_string(),
+        // Object names come from the remote's listing: escaped, so a name
+        // with a newline cannot forge a line of the report or the log.
+        object: escape_bytes(object.as_bytes()),
         cause,
         next: String::new(),
     }
@@ -317,6 +319,9 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
 
     // Step 4: the password, against the remote's config.
     let mut unlocked: Option<(UnlockedVault, &'static str)> = None;
+    // The key opened something it could not have opened were it wrong (the
+    // config under the password; objects under the master key).
+    let mut key_proven = false;
     {
         let step = at(outcome, StepKind::UnlockPassword);
         step.ran = "unlocked the downloaded gocryptfs.conf with the password (scrypt, then the \
@@ -349,6 +354,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                     .map(|(mk, _)| (layout, mk))
             }) {
                 Ok((layout, mk)) => {
+                    key_proven = true;
                     unlocked = Some((
                         UnlockedVault::new(vault_dir.clone(), layout, &mk),
                         "the password",
@@ -359,48 +365,53 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                         "the password opened the remote's gocryptfs.conf".into(),
                     );
                 }
-                Err(e @ VaultError::Unlock { .. }) => {
-                    t.end(step, StepStatus::Refused, format!("{e}"));
-                }
                 Err(e) => {
-                    step.findings.push(finding(
-                        "DAMAGED",
-                        None,
-                        CONFIG_NAME,
-                        format!("the config cannot be used: {e}"),
-                    ));
-                    t.end(step, StepStatus::Failed, format!("{e}"));
+                    // A wrong password is refused; a config damaged (a
+                    // key of the wrong length, bad scrypt parameters) is
+                    // damage; one from a newer gocryptfs could not be read.
+                    let status = StepStatus::of(e.status());
+                    if status == StepStatus::Failed {
+                        step.findings.push(finding(
+                            "DAMAGED",
+                            None,
+                            CONFIG_NAME,
+                            format!("the config cannot be used: {e}"),
+                        ));
+                    }
+                    t.end(step, status, format!("{e}"));
                 }
             },
         }
     }
     // Without the password, the master key with the config's flags opens
     // the manifest (the key itself is proven in step 5).
-    if unlocked.is_none() {
-        if let (Some(mk), true) = (&o.master_key, config_there) {
-            if let Ok(locked) = LockedVault::open(&vault_dir, None) {
-                unlocked = Some((
-                    UnlockedVault::new(vault_dir.clone(), locked.config().layout(), mk),
-                    "the master key",
-                ));
-            }
-        }
+    if unlocked.is_none()
+        && let (Some(mk), true) = (&o.master_key, config_there)
+        && let Ok(locked) = LockedVault::open(&vault_dir, None)
+    {
+        unlocked = Some((
+            UnlockedVault::new(vault_dir.clone(), locked.config().layout(), mk),
+            "the master key",
+        ));
     }
 
     // No config on the remote: with only the master key, detect the flags
     // from a few objects (as regen-config does), to open the remote's own
     // manifest as a restore on a new machine would.
-    if unlocked.is_none() && !config_there && o.manifest.is_none() {
-        if let Some(mk) = &o.master_key {
-            o.progress.stage("detecting the flags with the master key");
-            if let Ok(Some(layout)) =
-                detect_from_remote(&fetcher, &vault_dir, &o.scratch.join("detect"), mk)
-            {
-                unlocked = Some((
-                    UnlockedVault::new(vault_dir.clone(), layout, mk),
-                    "the master key (flags detected from the ciphertext)",
-                ));
-            }
+    if unlocked.is_none()
+        && !config_there
+        && o.manifest.is_none()
+        && let Some(mk) = &o.master_key
+    {
+        o.progress.stage("detecting the flags with the master key");
+        if let Ok(Some(layout)) =
+            detect_from_remote(&fetcher, &vault_dir, &o.scratch.join("detect"), mk)
+        {
+            key_proven = true;
+            unlocked = Some((
+                UnlockedVault::new(vault_dir.clone(), layout, mk),
+                "the master key (flags detected from the ciphertext)",
+            ));
         }
     }
 
@@ -411,6 +422,8 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
     // What is wrong with the remote's own manifest, if anything.
     let mut manifest_findings: Vec<Finding> = Vec::new();
     let mut remote_manifest_problem: Option<String> = None;
+    // The remote's manifest failed to authenticate (not merely absent).
+    let mut remote_manifest_damaged = false;
     let mut manifest_unchecked: Option<String> = None;
     let mut from_remote = false;
     let manifest_source: Option<PathBuf> = if let Some(given) = &o.manifest {
@@ -426,16 +439,16 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
             Ok(false) => {
                 remote_manifest_problem = Some(
                     "the remote holds no manifest (.vaultdrill/manifest.jsonl): a restore from \
-                     it cannot be checked file by file; the local copy was used"
+                     it cannot be checked file by file"
                         .into(),
                 );
                 None
             }
             Err(FetchManifest::Damaged(e)) => {
                 remote_manifest_problem = Some(format!(
-                    "the remote's manifest cannot be read ({e}): damaged or tampered; the local \
-                     copy was used"
+                    "the remote's manifest cannot be read ({e}): damaged or tampered"
                 ));
+                remote_manifest_damaged = true;
                 None
             }
             Err(FetchManifest::CouldNotRun(e)) => {
@@ -475,8 +488,13 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         },
         other => other,
     };
-    if let (Some(problem), Some(_)) = (remote_manifest_problem, &manifest_source) {
-        manifest_findings.push(finding("DAMAGED", None, MANIFEST_OBJECT, problem));
+    if let (Some(problem), Some(_)) = (&remote_manifest_problem, &manifest_source) {
+        manifest_findings.push(finding(
+            "DAMAGED",
+            None,
+            MANIFEST_OBJECT,
+            format!("{problem}; the local copy was used"),
+        ));
     }
     let manifest = match manifest_source.as_deref().map(read_manifest) {
         Some(Ok(m)) if !store::is_vault_id(&m.vault_id) || m.vault_id == "unknown" => {
@@ -512,60 +530,76 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                                 --manifest FILE, or follow runbooks/lost-config.md"
                     .into();
                 step.runbook = super::outcome::LOST_CONFIG;
+            } else if let (Some(problem), true, true) = (
+                &remote_manifest_problem,
+                remote_manifest_damaged,
+                key_proven,
+            ) {
+                // The key opened the vault, and the manifest does not
+                // authenticate under it: damage, even with nothing to
+                // audit against.
+                step.findings.push(finding(
+                    "DAMAGED",
+                    None,
+                    MANIFEST_OBJECT,
+                    format!("{problem}; there is no local copy to audit the remote against"),
+                ));
+                step.status = StepStatus::Failed;
+                step.summary = "the remote's manifest is damaged and this machine has no copy \
+                                of it: push again from the vault (`vaultdrill push`), or give a \
+                                copy with --manifest FILE"
+                    .into();
             }
             return;
         }
     };
-    if let Some((vault, _)) = &unlocked {
-        if vault.vault_id() != manifest.vault_id {
-            let step = at(outcome, StepKind::Audit);
-            step.status = StepStatus::Error;
-            step.summary = format!(
-                "{manifest_note} belongs to another vault (id {}, this vault is {})",
-                manifest.vault_id,
-                vault.vault_id()
-            );
-            return;
-        }
+    if let Some((vault, _)) = &unlocked
+        && vault.vault_id() != manifest.vault_id
+    {
+        let step = at(outcome, StepKind::Audit);
+        step.status = StepStatus::Error;
+        step.summary = format!(
+            "{manifest_note} belongs to another vault (id {}, this vault is {})",
+            manifest.vault_id,
+            vault.vault_id()
+        );
+        return;
     }
     // A remote rolled back to an older push: the last push from here
     // stored a newer manifest than the one found there.
     let mut manifest = manifest;
-    if from_remote {
-        if let Some(pushed) = crate::push::run::last_push_to(&manifest.vault_id, &outcome.remote)
+    if from_remote
+        && let Some(pushed) = crate::push::run::last_push_to(&manifest.vault_id, &outcome.remote)
             .and_then(|r| Some((r.time, r.manifest_created?, r.manifest_records?)))
             .filter(|(_, created, records)| {
                 *records != manifest.records_blake3 && *created >= manifest.created
             })
-        {
-            manifest_findings.push(finding(
-                "DAMAGED",
-                None,
-                MANIFEST_OBJECT,
-                format!(
-                    "the remote's manifest was made {}, but the push from here at {} stored one \
+    {
+        manifest_findings.push(finding(
+            "DAMAGED",
+            None,
+            MANIFEST_OBJECT,
+            format!(
+                "the remote's manifest was made {}, but the push from here at {} stored one \
                      made {}: the remote was rolled back or overwritten with an older copy",
-                    manifest.created, pushed.0, pushed.1
-                ),
-            ));
-            // Audit against the newer one, when it is here: what was pushed
-            // since shows as missing.
-            let newer = store::local_copy(&manifest.vault_id).filter(|_| {
-                store::local_copy_identity(&manifest.vault_id).map(|(_, r)| r)
-                    == Some(pushed.2.clone())
-            });
-            if let Some(newer) = newer {
-                if fs::copy(&newer, &manifest_path).is_ok() {
-                    if let Ok(m) = read_manifest(&manifest_path) {
-                        manifest_note = format!(
-                            "the local copy of the manifest the last push stored ({}), newer than \
+                manifest.created, pushed.0, pushed.1
+            ),
+        ));
+        // Audit against the newer one, when it is here: what was pushed
+        // since shows as missing.
+        let newer = store::local_copy(&manifest.vault_id).filter(|_| {
+            store::local_copy_identity(&manifest.vault_id).map(|(_, r)| r) == Some(pushed.2.clone())
+        });
+        if let Some(newer) = newer
+            && fs::copy(&newer, &manifest_path).is_ok()
+            && let Ok(m) = read_manifest(&manifest_path)
+        {
+            manifest_note = format!(
+                "the local copy of the manifest the last push stored ({}), newer than \
                              the remote's",
-                            newer.display()
-                        );
-                        manifest = m;
-                    }
-                }
-            }
+                newer.display()
+            );
+            manifest = m;
         }
     }
     let manifest_note = format!("{manifest_note}, made {}", manifest.created);
@@ -921,18 +955,18 @@ fn download_and_compare(
                     if !cipher_hashes.contains_key(&object.cipher_path) {
                         c.unhashed += 1;
                     }
-                    if let Some(want) = cipher_hashes.get(&object.cipher_path) {
-                        if got != *want {
-                            c.hash_findings.push(finding(
-                                "DAMAGED",
-                                object.plain_path.as_deref(),
-                                &object.cipher_path,
-                                format!(
-                                    "the downloaded object's BLAKE3 is {got}, the manifest says \
+                    if let Some(want) = cipher_hashes.get(&object.cipher_path)
+                        && got != *want
+                    {
+                        c.hash_findings.push(finding(
+                            "DAMAGED",
+                            object.plain_path.as_deref(),
+                            &object.cipher_path,
+                            format!(
+                                "the downloaded object's BLAKE3 is {got}, the manifest says \
                                      {want}"
-                                ),
-                            ));
-                        }
+                            ),
+                        ));
                     }
                 }
                 let files: Vec<PathBuf> =
@@ -1332,10 +1366,10 @@ fn sample_hashes(
     let file = File::open(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
     let mut reader = ManifestReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
     while let Some(r) = reader.next_record().map_err(|e| e.to_string())? {
-        if wanted.contains(r.cipher_path.as_str()) {
-            if let Some(h) = r.cipher_blake3 {
-                out.insert(r.cipher_path, h);
-            }
+        if wanted.contains(r.cipher_path.as_str())
+            && let Some(h) = r.cipher_blake3
+        {
+            out.insert(r.cipher_path, h);
         }
     }
     Ok(out)
@@ -1521,10 +1555,10 @@ fn audit(
         let _ = read(&mut |r: Record| {
             let name = object_name(&r);
             let k = key(name.as_bytes());
-            if let Some(&i) = differing.get(&k) {
-                if matches!(r.kind.as_str(), "file" | "symlink") {
-                    findings[i].path = Some(escape_path(&r.plain_path()));
-                }
+            if let Some(&i) = differing.get(&k)
+                && matches!(r.kind.as_str(), "file" | "symlink")
+            {
+                findings[i].path = Some(escape_path(&r.plain_path()));
             }
             if missing.contains(&k) {
                 let plain = r.plain_path();

@@ -255,15 +255,14 @@ pub fn choose(candidates: &[Candidate], size: SampleSize, order: Order<'_>) -> V
     }
     // A budget smaller than every file with content: its smallest file,
     // the least egress that still decrypts something.
-    if !chosen.iter().any(|&i| candidates[i].cipher_size > 0) {
-        if let Some(&smallest) = by_size
+    if !chosen.iter().any(|&i| candidates[i].cipher_size > 0)
+        && let Some(&smallest) = by_size
             .iter()
             .rev()
             .find(|&&i| candidates[i].cipher_size > 0)
-        {
-            taken[smallest] = true;
-            chosen.push(smallest);
-        }
+    {
+        taken[smallest] = true;
+        chosen.push(smallest);
     }
     by_path(&mut chosen);
     chosen

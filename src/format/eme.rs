@@ -71,7 +71,7 @@ impl Eme {
         direction: Direction,
     ) -> Result<(), EmeLengthError> {
         let m = data.len() / BLOCK;
-        if data.len() % BLOCK != 0 || m == 0 || m > MAX_BLOCKS {
+        if !data.len().is_multiple_of(BLOCK) || m == 0 || m > MAX_BLOCKS {
             return Err(EmeLengthError(data.len()));
         }
         // L = 2·AES-enc(K, 0): always the forward cipher, in both directions.

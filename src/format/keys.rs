@@ -53,7 +53,11 @@ impl MasterKey {
                 _ => return Err(MasterKeyParseError::BadCharacter(pos)),
             };
             if digits < 2 * KEY_LEN {
-                key[digits / 2] |= if digits % 2 == 0 { nibble << 4 } else { nibble };
+                key[digits / 2] |= if digits.is_multiple_of(2) {
+                    nibble << 4
+                } else {
+                    nibble
+                };
             }
             digits += 1;
         }

@@ -136,7 +136,7 @@ pub fn pad16(name: &[u8]) -> Vec<u8> {
 /// Inverse of [`pad16`], with gocryptfs's checks.
 pub fn unpad16(padded: &[u8]) -> Option<&[u8]> {
     let len = padded.len();
-    if len == 0 || len % 16 != 0 {
+    if len == 0 || !len.is_multiple_of(16) {
         return None;
     }
     let pad = usize::from(padded[len - 1]);

@@ -469,10 +469,10 @@ pub fn build_manifest<W: Write, R: BufRead>(
             if let Some(p) = problem {
                 summary.problems.push(p);
             }
-            if write_error.is_none() {
-                if let Err(e) = writer.record(&record) {
-                    *write_error = Some(e);
-                }
+            if write_error.is_none()
+                && let Err(e) = writer.record(&record)
+            {
+                *write_error = Some(e);
             }
         }
     };

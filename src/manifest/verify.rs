@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::build::{Hashes, RemoteHashes, digest_file, digest_meta, is_manifest_path};
 use super::{ManifestError, ManifestReader, Record};
+use crate::ExitStatus;
 use crate::format::config::CONFIG_NAME;
-use crate::problem::{Problem, ProblemKind};
+use crate::problem::{Problem, ProblemKind, overall_status};
 use crate::progress::Progress;
 use crate::selection::{Selection, Want};
 use crate::throttle::Throttle;
@@ -39,7 +40,21 @@ pub struct VerifySummary {
     pub bytes: u64,
     /// Sorted by plaintext path.
     pub problems: Vec<Problem>,
+    /// `--path` values that matched nothing in the vault.
+    pub unmatched: Vec<PathBuf>,
     pub elapsed: Duration,
+}
+
+impl VerifySummary {
+    /// Damage outranks everything; a `--path` that matched nothing turns
+    /// a pass into a usage error (nothing was checked for it).
+    pub fn status(&self) -> ExitStatus {
+        let status = overall_status(&self.problems);
+        if status == ExitStatus::Verified && !self.unmatched.is_empty() {
+            return ExitStatus::Usage;
+        }
+        status
+    }
 }
 
 fn problem(path: &Path, cipher: &str, kind: ProblemKind) -> Problem {
@@ -167,8 +182,9 @@ pub fn verify_vault<R: BufRead>(
         Ok(None)
     };
 
+    let mut walker = Walker::new(vault, options.selection).with_meta();
     rayon::in_place_scope(|scope| -> Result<(), ManifestError> {
-        for item in Walker::new(vault, options.selection).with_meta() {
+        for item in walker.by_ref() {
             let entry: Entry = match item {
                 WalkItem::Problem(p) => {
                     if p.status() == crate::ExitStatus::CouldNotRun {
@@ -329,6 +345,7 @@ pub fn verify_vault<R: BufRead>(
             .then(a.cipher_path.cmp(&b.cipher_path))
     });
     summary.problems = problems;
+    summary.unmatched = walker.unmatched();
     summary.files = files.into_inner();
     summary.bytes = bytes.into_inner();
     summary.elapsed = started.elapsed();

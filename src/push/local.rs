@@ -401,12 +401,11 @@ pub fn sync(
         dst_root: dst,
     };
     syncer.copy_dir(&src_fd, &dst_fd, Path::new(""), true)?;
-    if let Some(last) = options.last {
-        if let Ok(meta) = at::lstat_at(src_fd.as_fd(), last) {
-            if meta.kind == Kind::Dir {
-                syncer.sync_subdir(&src_fd, &dst_fd, Path::new(""), last, &meta)?;
-            }
-        }
+    if let Some(last) = options.last
+        && let Ok(meta) = at::lstat_at(src_fd.as_fd(), last)
+        && meta.kind == Kind::Dir
+    {
+        syncer.sync_subdir(&src_fd, &dst_fd, Path::new(""), last, &meta)?;
     }
     syncer.delete_extras(&src_fd, &dst_fd, Path::new(""), true)?;
     let root_meta = at::fstat(&src_fd).map_err(io_at(src, "reading metadata"))?;

@@ -444,13 +444,13 @@ fn canonical_prefix(path: &Path) -> Option<PathBuf> {
 /// it, and it must exist, or its parent must exist and not be empty (an
 /// empty parent is how an unmounted disk looks).
 pub fn check_local_destination(src: &Path, dst: &Path) -> Result<(), PushError> {
-    if let (Some(s), Some(d)) = (canonical_prefix(src), canonical_prefix(dst)) {
-        if s.starts_with(&d) || d.starts_with(&s) {
-            return Err(PushError::Overlap {
-                vault: src.to_path_buf(),
-                destination: dst.to_path_buf(),
-            });
-        }
+    if let (Some(s), Some(d)) = (canonical_prefix(src), canonical_prefix(dst))
+        && (s.starts_with(&d) || d.starts_with(&s))
+    {
+        return Err(PushError::Overlap {
+            vault: src.to_path_buf(),
+            destination: dst.to_path_buf(),
+        });
     }
     if dst.is_dir() {
         return Ok(());

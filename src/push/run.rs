@@ -293,14 +293,14 @@ pub fn push(
             // name: copied there on the remote, not uploaded again (a
             // manifest of a million files is hundreds of MB). If the copy
             // fails, the sync uploads it.
-            if let Stored::Replaced { kept } = &manifest.stored {
-                if let Some((current_c, kept_c)) = manifest_names(vault, kept) {
-                    let dir = remote.join(&mdir_text);
-                    let _ = rclone.copy_within(
-                        &dir.join(&current_c).to_string(),
-                        &dir.join(&kept_c).to_string(),
-                    );
-                }
+            if let Stored::Replaced { kept } = &manifest.stored
+                && let Some((current_c, kept_c)) = manifest_names(vault, kept)
+            {
+                let dir = remote.join(&mdir_text);
+                let _ = rclone.copy_within(
+                    &dir.join(&current_c).to_string(),
+                    &dir.join(&kept_c).to_string(),
+                );
             }
             sync.excludes = vec![temp_rule];
             // What is left of the deletion budget.

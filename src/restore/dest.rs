@@ -109,15 +109,14 @@ fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> DestEr
 /// (0700) when missing. `source`: the local folder restored from, if any.
 pub fn prepare(dest: &Path, source: Option<&Path>, force: bool) -> Result<Prepared, DestError> {
     let dest_abs = resolve_lexically(dest).map_err(io_err(dest, "resolving the path"))?;
-    if let Some(source) = source {
-        if let Ok(source_abs) = fs::canonicalize(source) {
-            if dest_abs.starts_with(&source_abs) {
-                return Err(DestError::InsideSource {
-                    dest: dest.to_path_buf(),
-                    from: source.to_path_buf(),
-                });
-            }
-        }
+    if let Some(source) = source
+        && let Ok(source_abs) = fs::canonicalize(source)
+        && dest_abs.starts_with(&source_abs)
+    {
+        return Err(DestError::InsideSource {
+            dest: dest.to_path_buf(),
+            from: source.to_path_buf(),
+        });
     }
     let meta = match fs::metadata(dest) {
         Ok(m) => m,

@@ -14,6 +14,7 @@ pub mod dest;
 pub mod report;
 pub mod write;
 
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::os::fd::{AsFd, OwnedFd};
@@ -26,7 +27,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::at;
-use crate::display::{escape_path, human_bytes};
+use crate::display::{escape_bytes, escape_path, human_bytes};
 use crate::drill::outcome::{Finding, Step, StepKind, StepStatus, verdict};
 use crate::exit::ExitStatus;
 use crate::fetch::{FetchManifest, Fetcher, detect_from_remote, fetch_remote_manifest, move_into};
@@ -39,7 +40,7 @@ use crate::progress::{NoProgress, Progress};
 use crate::push::Remote;
 use crate::rclone::Rclone;
 use crate::selection::{Selection, Want};
-use crate::vault::{LockedVault, Secret, UnlockedVault, VaultError};
+use crate::vault::{LockedVault, Secret, UnlockedVault};
 
 use dest::{DestError, DestTree, Marker, Prepared};
 use write::{Expected, NotRestored};
@@ -154,7 +155,9 @@ fn finding(label: &'static str, path: Option<&Path>, object: &str, cause: String
     Finding {
         label,
         path: path.map(escape_path),
-        object: object.to_string(),
+        // Object names come from the remote's listing: escaped, so a name
+        // with a newline cannot forge a line of the report or the log.
+        object: escape_bytes(object.as_bytes()),
         cause,
         next: String::new(),
     }
@@ -233,11 +236,11 @@ pub fn restore(o: &RestoreOptions<'_>, key: Key) -> Result<RestoreOutcome, DestE
             .filter(|p| !dest::covers(&outcome.paths, std::slice::from_ref(*p)))
             .cloned()
             .collect();
-        if !owed.is_empty() {
-            if let Some(mut marker) = dest::read_marker(&o.dest) {
-                marker.paths = left.clone();
-                let _ = dest::write_marker(&work, &marker);
-            }
+        if !owed.is_empty()
+            && let Some(mut marker) = dest::read_marker(&o.dest)
+        {
+            marker.paths = left.clone();
+            let _ = dest::write_marker(&work, &marker);
         }
         outcome.still_owed = if owed.is_empty() {
             vec![".".into()]
@@ -391,11 +394,13 @@ fn run(
                     UnlockedVault::new(vault_dir.clone(), layout, &mk),
                     "the password opened the remote's gocryptfs.conf".into(),
                 )),
-                Err(e @ VaultError::Unlock { .. }) => Err((StepStatus::Refused, e.to_string())),
-                Err(e) => Err((
-                    StepStatus::Failed,
-                    format!("the remote's gocryptfs.conf cannot be used: {e}"),
-                )),
+                Err(e) => Err(match StepStatus::of(e.status()) {
+                    StepStatus::Refused => (StepStatus::Refused, e.to_string()),
+                    status => (
+                        status,
+                        format!("the remote's gocryptfs.conf cannot be used: {e}"),
+                    ),
+                }),
             },
             Key::MasterKey(mk) => {
                 o.progress.stage("proving the master key on a few objects");
@@ -737,6 +742,25 @@ fn restore_files(
         for (m, p) in matched.iter_mut().zip(o.selection.paths()) {
             *m |= plain.starts_with(p);
         }
+        if in_work_dir(&plain) {
+            if want == Want::Selected {
+                plan_findings.push((
+                    ExitStatus::CouldNotRun,
+                    finding_next(
+                        "FAILED",
+                        Some(&plain),
+                        &r.cipher_path,
+                        format!(
+                            "`{}` is the name of the restore's own work folder (removed when \
+                             the restore ends): not restored",
+                            dest::WORK_DIR
+                        ),
+                        "decrypt it into another folder: vaultdrill decrypt VAULT OUT --path PATH",
+                    ),
+                ));
+            }
+            return;
+        }
         if let Some(why) = unsafe_record(r, &plain) {
             if want == Want::Selected {
                 plan_findings.push((
@@ -935,10 +959,10 @@ fn restore_files(
                             }
                             let r =
                                 one_file(vault, job, tree, local_root, &objects, o.progress, ours);
-                            if let Err(NotRestored::Problem(ProblemKind::Io { error, .. })) = &r {
-                                if is_full(error) {
-                                    full.store(true, Ordering::Relaxed);
-                                }
+                            if let Err(NotRestored::Problem(ProblemKind::Io { error, .. })) = &r
+                                && is_full(error)
+                            {
+                                full.store(true, Ordering::Relaxed);
                             }
                             o.progress.add_file();
                             Some(r)
@@ -1044,7 +1068,10 @@ fn restore_files(
                 return;
             }
             let plain = r.plain_path();
-            if o.selection.wants(&plain) != Want::Selected || unsafe_record(r, &plain).is_some() {
+            if o.selection.wants(&plain) != Want::Selected
+                || in_work_dir(&plain)
+                || unsafe_record(r, &plain).is_some()
+            {
                 return;
             }
             let (Some(blake3), None) = (&r.blake3, &r.damaged) else {
@@ -1168,6 +1195,13 @@ fn restore_files(
     s.summary = summary;
     let complete = s.status == StepStatus::Passed;
     finish(outcome, o, &root, &later, complete);
+}
+
+/// Whether a vault's path lies in the restore's own work folder
+/// ([`dest::WORK_DIR`] at the top of DEST), which the restore removes
+/// when it ends: such a path is never restored there.
+fn in_work_dir(plain: &Path) -> bool {
+    plain.components().next() == Some(Component::Normal(OsStr::new(dest::WORK_DIR)))
 }
 
 /// Why a record of the manifest cannot be followed safely, if so: its

@@ -199,22 +199,22 @@ fn collect(root: &Path) -> Result<Samples, DetectError> {
             match meta.kind {
                 Kind::File if meta.size > HEADER_LEN as u64 && samples.files.len() < MAX_FILES => {
                     let want = HEADER_LEN + ContentAlgorithm::XChaCha20Poly1305.cipher_block_len();
-                    if let Some(bytes) = read_sample(&dir, &name, want) {
-                        if bytes.len() > HEADER_LEN {
-                            let mut header = [0u8; HEADER_LEN];
-                            header.copy_from_slice(&bytes[..HEADER_LEN]);
-                            let tail_len =
-                                2 * ContentAlgorithm::XChaCha20Poly1305.cipher_block_len() as u64;
-                            let (tail, tail_start) = read_tail(&dir, &name, meta.size, tail_len)
-                                .unwrap_or((Vec::new(), meta.size));
-                            samples.files.push(FileSample {
-                                header,
-                                block: bytes[HEADER_LEN..].to_vec(),
-                                size: meta.size,
-                                tail,
-                                tail_start,
-                            });
-                        }
+                    if let Some(bytes) = read_sample(&dir, &name, want)
+                        && bytes.len() > HEADER_LEN
+                    {
+                        let mut header = [0u8; HEADER_LEN];
+                        header.copy_from_slice(&bytes[..HEADER_LEN]);
+                        let tail_len =
+                            2 * ContentAlgorithm::XChaCha20Poly1305.cipher_block_len() as u64;
+                        let (tail, tail_start) = read_tail(&dir, &name, meta.size, tail_len)
+                            .unwrap_or((Vec::new(), meta.size));
+                        samples.files.push(FileSample {
+                            header,
+                            block: bytes[HEADER_LEN..].to_vec(),
+                            size: meta.size,
+                            tail,
+                            tail_start,
+                        });
                     }
                 }
                 Kind::Dir if samples.dirs.len() + queue.len() < MAX_DIRS => {
@@ -301,10 +301,9 @@ fn detect_content(
                 cipher
                     .opener()
                     .open(block_no, Some(&header.file_id), &mut block)
+                && !winners.contains(&(algo, hkdf))
             {
-                if !winners.contains(&(algo, hkdf)) {
-                    winners.push((algo, hkdf));
-                }
+                winners.push((algo, hkdf));
             }
         }
     }
@@ -536,16 +535,16 @@ pub fn detect_layout(root: &Path, mk: &MasterKey, hints: &Hints) -> Result<Detec
     // Without an authenticated block, names must prove the key: a wrong key
     // makes about 1 name in 256 unpad by chance, so demand (nearly) all of
     // enough names that a chance match is below 2^-32.
-    if content.is_none() {
-        if let Some(score) = &best {
-            let proven = (score.ok == score.total && score.ok >= 5)
-                || (score.ok >= 8 && score.ok * 20 >= score.total * 19);
-            if !proven {
-                return Err(DetectError::KeyDoesNotMatch(format!(
-                    "no file with data to authenticate, and only {} of {} names decrypt: too few to prove the key",
-                    score.ok, score.total
-                )));
-            }
+    if content.is_none()
+        && let Some(score) = &best
+    {
+        let proven = (score.ok == score.total && score.ok >= 5)
+            || (score.ok >= 8 && score.ok * 20 >= score.total * 19);
+        if !proven {
+            return Err(DetectError::KeyDoesNotMatch(format!(
+                "no file with data to authenticate, and only {} of {} names decrypt: too few to prove the key",
+                score.ok, score.total
+            )));
         }
     }
     let (hkdf, names) = match best {

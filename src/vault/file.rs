@@ -203,11 +203,14 @@ impl CipherFile {
     }
 }
 
+/// A read of the ciphertext that failed: a short file is damage, EIO (a
+/// bad sector) is damage (see [`ProblemKind::status`]), anything else
+/// means the check could not run.
 fn read_error(error: io::Error) -> ProblemKind {
     if error.kind() == io::ErrorKind::UnexpectedEof {
         ProblemKind::SizeChanged
     } else {
-        ProblemKind::Io {
+        ProblemKind::Unreadable {
             action: "reading the encrypted file",
             error,
         }
@@ -263,6 +266,24 @@ impl io::Read for PlainReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ExitStatus;
+
+    #[test]
+    fn a_bad_sector_in_the_ciphertext_is_damage() {
+        let status = |e| read_error(e).status();
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::EIO)),
+            ExitStatus::Damaged
+        );
+        assert_eq!(
+            status(io::ErrorKind::UnexpectedEof.into()),
+            ExitStatus::Damaged
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::EACCES)),
+            ExitStatus::CouldNotRun
+        );
+    }
 
     #[test]
     fn data_runs_skip_holes() {

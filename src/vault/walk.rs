@@ -287,10 +287,10 @@ impl<'v> Walker<'v> {
                     if is_transient(&name, is_root) {
                         continue;
                     }
-                    if let Some(text) = name.to_str() {
-                        if longname::classify(text) == LongNameKind::Sidecar {
-                            continue;
-                        }
+                    if let Some(text) = name.to_str()
+                        && longname::classify(text) == LongNameKind::Sidecar
+                    {
+                        continue;
                     }
                     let iv = match iv {
                         IvState::Iv(iv) => iv,
@@ -334,17 +334,16 @@ impl<'v> Walker<'v> {
                 _ => name.as_bytes().to_vec(),
             };
             let plain_path = plain_rel.join(OsStr::from_bytes(&plain_name));
-            if self.with_meta {
-                if let Some(text) = name.to_str() {
-                    if longname::classify(text) == LongNameKind::Hashed {
-                        let sidecar = longname::sidecar_name(text);
-                        metas.push(meta_item(
-                            MetaKind::Sidecar,
-                            OsStr::new(&sidecar),
-                            plain_path.clone(),
-                        ));
-                    }
-                }
+            if self.with_meta
+                && let Some(text) = name.to_str()
+                && longname::classify(text) == LongNameKind::Hashed
+            {
+                let sidecar = longname::sidecar_name(text);
+                metas.push(meta_item(
+                    MetaKind::Sidecar,
+                    OsStr::new(&sidecar),
+                    plain_path.clone(),
+                ));
             }
             if !seen.insert(plain_name.clone()) {
                 problems.push(problem(
