@@ -818,21 +818,7 @@ fn a_hostile_manifest_or_a_planted_link_cannot_steer_writes_out_of_dest() {
     // A plaintext manifest (--manifest FILE) whose paths climb out, and
     // one under a folder that is a symlink to elsewhere in DEST.
     let want = expected("default");
-    let (victim, _) = want
-        .iter()
-        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
-        .unwrap();
-    let manifest = edited_manifest(&s, "hostile.jsonl", |r| {
-        if r["path"] == victim.as_str() {
-            r["path"] = Value::from("../escaped");
-        }
-    });
-    let dest = s.dest("out");
-    let run = s.restore(
-        &s.local(),
-        &dest,
-        &["--manifest", manifest.to_str().unwrap()],
-    );
+    let (run, _, _) = restore_renamed(&s, "../escaped");
     assert_eq!(run.code, 1, "{}", run.stderr);
     let all = findings(&run);
     assert!(
@@ -884,21 +870,7 @@ fn a_vault_path_in_the_restores_own_work_folder_is_not_restored_there() {
     // not be restored into it, counted, then deleted.
     let s = Setup::new();
     let want = expected("default");
-    let (victim, _) = want
-        .iter()
-        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
-        .unwrap();
-    let manifest = edited_manifest(&s, "work-dir.jsonl", |r| {
-        if r["path"] == victim.as_str() {
-            r["path"] = Value::from(".vaultdrill-restore/kept.txt");
-        }
-    });
-    let dest = s.dest("out");
-    let run = s.restore(
-        &s.local(),
-        &dest,
-        &["--manifest", manifest.to_str().unwrap()],
-    );
+    let (run, dest, victim) = restore_renamed(&s, ".vaultdrill-restore/kept.txt");
     assert_eq!(run.code, 4, "{}", run.stderr);
     let all = findings(&run);
     assert!(
@@ -914,7 +886,7 @@ fn a_vault_path_in_the_restores_own_work_folder_is_not_restored_there() {
     // Everything else is restored.
     let (other, _) = want
         .iter()
-        .find(|(p, e)| e.kind == "file" && *p != victim)
+        .find(|(p, e)| e.kind == "file" && **p != victim)
         .unwrap();
     assert!(dest.join(other).is_file(), "{other} restored");
 }
@@ -1002,6 +974,28 @@ fn a_disk_that_fills_mid_restore_stops_cleanly_and_resumes_once_there_is_room() 
 /// The local copy of the pushed manifest with each record passed through
 /// `edit`, and a trailer that matches (so only the edit itself can be
 /// refused); written to `name` in the test's folder.
+/// A restore into a new DEST from a plaintext manifest in which one
+/// top-level file's path is `path`: the run, DEST, and that file's path.
+fn restore_renamed(s: &Setup, path: &str) -> (Run, PathBuf, String) {
+    let want = expected("default");
+    let (victim, _) = want
+        .iter()
+        .find(|(p, e)| e.kind == "file" && !p.contains('/'))
+        .unwrap();
+    let manifest = edited_manifest(s, "renamed.jsonl", |r| {
+        if r["path"] == victim.as_str() {
+            r["path"] = Value::from(path);
+        }
+    });
+    let dest = s.dest("out");
+    let run = s.restore(
+        &s.local(),
+        &dest,
+        &["--manifest", manifest.to_str().unwrap()],
+    );
+    (run, dest, victim.clone())
+}
+
 fn edited_manifest(s: &Setup, name: &str, edit: impl Fn(&mut Value)) -> PathBuf {
     let path = s.tmp.path().join(name);
     edit_manifest(&local_manifest_copy(&s.state), &path, edit);

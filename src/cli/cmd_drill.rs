@@ -306,14 +306,7 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             ));
         }
     }
-    for line in &after {
-        eprintln!("vaultdrill: error: {line}");
-    }
-    let verdict = if after.is_empty() || outcome.verdict != ExitStatus::Verified {
-        outcome.verdict
-    } else {
-        ExitStatus::CouldNotRun
-    };
+    let verdict = super::verdict_after(outcome.verdict, &after);
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {

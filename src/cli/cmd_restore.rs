@@ -206,15 +206,8 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             path.display()
         ));
     }
-    for line in &after {
-        eprintln!("vaultdrill: error: {line}");
-    }
     // A report that could not be written turns only a success into 4.
-    let verdict = if after.is_empty() || outcome.verdict != ExitStatus::Verified {
-        outcome.verdict
-    } else {
-        ExitStatus::CouldNotRun
-    };
+    let verdict = super::verdict_after(outcome.verdict, &after);
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {

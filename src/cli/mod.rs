@@ -140,6 +140,20 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Prints one line for a fatal error and returns its exit status.
+/// Says each failure of the work that follows a drill or a restore (its
+/// report, its history) in one line; such a failure turns only a pass
+/// into "could not run", never hides damage.
+pub fn verdict_after(verdict: ExitStatus, after: &[String]) -> ExitStatus {
+    for line in after {
+        eprintln!("vaultdrill: error: {line}");
+    }
+    if after.is_empty() || verdict != ExitStatus::Verified {
+        verdict
+    } else {
+        ExitStatus::CouldNotRun
+    }
+}
+
 /// Prints a command's outcome once its status is decided: a reader that
 /// went away changes nothing, and any other failure to write standard
 /// output is said in one line and turns only a pass into "could not run"
