@@ -95,7 +95,7 @@ rclone_run() {
   /usr/bin/time -f '%e' -o "$work/time" bash -c "
     rclone lsjson -R --files-only ':local:$work/remote' >/dev/null
     s=\$(mktemp -d \"\${TMPDIR:-/tmp}/vaultdrill-bench-copy.XXXXXX\")
-    rclone copy ':local:$work/remote' \"\$s\" --files-from '$work/objects' --no-traverse \\
+    rclone copy ':local:$work/remote' \"\$s\" --files-from-raw '$work/objects' --no-traverse \\
       --links --transfers 4 --use-json-log --log-level NOTICE --stats 500ms < /dev/null 2>/dev/null
     rm -rf \"\$s\""
   cat "$work/time"
@@ -120,7 +120,7 @@ own = max(wall - med(8), 0.0)
 print(f"# Drill benchmark: {size} MiB vault, sample 100 %, {runs} alternating rounds, medians\n")
 print("| | seconds |\n|---|---:|")
 print(f"| A: `vaultdrill drill :local:DIR --sample 100%` (wall) | {wall:.2f} |")
-print(f"| B: the same I/O by rclone alone: `rclone lsjson -R`, `rclone copy --files-from` of every object into a new temp folder, removed (wall) | {rclone:.2f} |")
+print(f"| B: the same I/O by rclone alone: `rclone lsjson -R`, `rclone copy --files-from-raw` of every object into a new temp folder, removed (wall) | {rclone:.2f} |")
 print(f"| A / B | {wall / rclone:.2f} |")
 print(f"| in A: every rclone call (listing, the config, the manifest, the sample) | {med(8):.2f} |")
 print(f"| **own work**: A minus its rclone calls | {own:.2f} ({100 * own / wall:.0f} % of A; target < 20 %) |")

@@ -27,9 +27,16 @@ pub fn safe_relative(path: &str) -> Option<&Path> {
     let ok = !path.is_empty()
         && p.components().all(|c| matches!(c, Component::Normal(_)))
         && !path.contains("//")
-        && !path.chars().any(char::is_control)
+        && !path.contains('\0')
         && !path.ends_with(LINK_SUFFIX);
     ok.then_some(p)
+}
+
+/// Whether an object can be fetched by name from any remote: a safe
+/// relative path that fits on one line of rclone's file list (a
+/// plaintext-names vault may hold a name with a line break).
+pub fn fetchable_by_name(path: &str) -> bool {
+    safe_relative(path).is_some() && !path.contains('\n')
 }
 
 enum Source<'a> {
@@ -144,7 +151,7 @@ impl<'a> Fetcher<'a> {
             Source::Rclone(rclone, remote) => {
                 let list = self.scratch.join("files-from.txt");
                 let mut out = File::create(&list)?;
-                for name in names.iter().filter(|n| safe_relative(n).is_some()) {
+                for name in names.iter().filter(|n| fetchable_by_name(n)) {
                     writeln!(out, "{name}")?;
                 }
                 drop(out);
@@ -323,13 +330,21 @@ pub fn fetch_remote_manifest(
             ))),
         };
     };
-    let mut reader = store::open(vault, entry).map_err(|e| damaged(e.to_string()))?;
+    // A newer manifest version, or a local read error, is no damage.
+    let manifest_error = |e: crate::manifest::ManifestError| {
+        if e.is_damage() {
+            damaged(e.to_string())
+        } else {
+            could_not(e.to_string())
+        }
+    };
+    let mut reader = store::open(vault, entry).map_err(manifest_error)?;
     // A plaintext copy (readers go over it several times).
     let mut file = File::create(out).map_err(|e| could_not(format!("{}: {e}", out.display())))?;
     let header = reader.header().clone();
     let mut writer = crate::manifest::ManifestWriter::new(&mut file, &header)
         .map_err(|e| could_not(e.to_string()))?;
-    while let Some(r) = reader.next_record().map_err(|e| damaged(e.to_string()))? {
+    while let Some(r) = reader.next_record().map_err(manifest_error)? {
         writer.record(&r).map_err(|e| could_not(e.to_string()))?;
     }
     writer.finish().map_err(|e| could_not(e.to_string()))?;

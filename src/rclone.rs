@@ -400,8 +400,9 @@ impl Rclone {
         self.transfer(cmd, "rclone sync", remote, options, on_stats)
     }
 
-    /// `rclone copy remote dest --files-from list`: the objects named in
-    /// `list` (one relative path a line), missing ones skipped silently.
+    /// `rclone copy remote dest --files-from-raw list`: the objects named
+    /// in `list` (one relative path a line, taken as it is: no comment
+    /// lines, no whitespace stripped), missing ones skipped silently.
     /// `--ignore-checksum`: the callers check every object themselves, end
     /// to end (ciphertext BLAKE3, every block's tag, plaintext BLAKE3
     /// against the manifest), so rclone's own hashing after each copy only
@@ -419,7 +420,7 @@ impl Rclone {
         cmd.arg("copy")
             .arg(remote)
             .arg(dest)
-            .arg("--files-from")
+            .arg("--files-from-raw")
             .arg(list)
             .arg("--no-traverse")
             .arg("--ignore-checksum")

@@ -25,11 +25,17 @@ struct Pushed {
     vault: PathBuf,
     remote: PathBuf,
     state: PathBuf,
+    flavour: &'static str,
 }
 
 impl Pushed {
     fn new() -> Pushed {
-        let (tmp, vault) = unpack("default");
+        Pushed::of("default")
+    }
+
+    /// The fixture vault of that flavour, pushed.
+    fn of(flavour: &'static str) -> Pushed {
+        let (tmp, vault) = unpack(flavour);
         add_plain_file(&vault, "twin-a", &content("twin-a", TWIN));
         add_plain_file(&vault, "twin-b", &content("twin-b", TWIN));
         let state = tmp.path().join("state");
@@ -41,6 +47,7 @@ impl Pushed {
             vault,
             remote,
             state,
+            flavour,
         };
         pushed.push();
         pushed
@@ -101,7 +108,8 @@ impl Pushed {
             cmd.arg("--passfile").arg(password_file());
         }
         if !extra.contains(&"--masterkey-file") && !extra.contains(&"--no-masterkey") {
-            cmd.arg("--masterkey-file").arg(masterkey_file("default"));
+            cmd.arg("--masterkey-file")
+                .arg(masterkey_file(self.flavour));
         }
         let run = run_json(cmd.args(extra));
         let left: Vec<_> = fs::read_dir(&scratch).unwrap().collect();
@@ -232,6 +240,42 @@ fn an_object_name_with_a_newline_cannot_forge_a_line() {
         assert!(
             !text.lines().any(|l| l.starts_with("vaultdrill: PASSED")),
             "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_lost_object_whose_name_needs_escaping_is_named_and_the_drill_goes_on() {
+    // Plaintext names: the object's name is the file's, backslash and all.
+    // The audit's finding names it escaped; the download must still know
+    // it as the missing one (not an object that "did not arrive").
+    let p = Pushed::of("plaintextnames");
+    add_plain_file(&p.vault, "notes\\2024.txt", b"a backslash in the name");
+    p.push();
+    fs::remove_file(p.remote.join("notes\\2024.txt")).unwrap();
+    let d = p.drill(&[]);
+    d.assert_fails(1, "notes\\\\2024.txt", "missing");
+    assert_ne!(d.status("download"), "error", "{}", d.step("download"));
+    // The fixture's "new\nline" cannot be fetched by name: not sampled,
+    // and the report says so (never "could not run"); "tab\there" is.
+    let not_proven = d.run.json["not_proven"].to_string();
+    assert!(
+        not_proven.contains("1 file(s) whose encrypted names hold a line break"),
+        "{not_proven}"
+    );
+    assert_eq!(
+        d.run.json["coverage"]["files_sampled"].as_u64(),
+        d.run.json["coverage"]["files_total"]
+            .as_u64()
+            .map(|n| n - 1),
+        "every other file, the tab's included, was sampled"
+    );
+    // Every step ran (the lost file is damage wherever it is decrypted).
+    for kind in ["unlock_master_key", "compare"] {
+        assert!(
+            matches!(d.status(kind), "passed" | "failed"),
+            "{kind}: {}",
+            d.step(kind)
         );
     }
 }
@@ -599,7 +643,7 @@ fn rclone_failing_mid_download_could_not_run() {
             r#"#!/bin/bash
 args=("$@")
 for i in "${{!args[@]}}"; do
-  if [ "${{args[$i]}}" = --files-from ] && [ "$(wc -l < "${{args[$((i+1))]}}")" -gt 4 ]; then
+  if [ "${{args[$i]}}" = --files-from-raw ] && [ "$(wc -l < "${{args[$((i+1))]}}")" -gt 4 ]; then
     list="${{args[$((i+1))]}}"
     half=$(( $(wc -l < "$list") / 2 ))
     head -n "$half" "$list" > "$list.half"

@@ -28,7 +28,12 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let (tmp, vault) = unpack("default");
+        Setup::of("default")
+    }
+
+    /// The fixture vault of that flavour, pushed to a local folder.
+    fn of(flavour: &str) -> Setup {
+        let (tmp, vault) = unpack(flavour);
         let state = tmp.path().join("state");
         let remote = tmp.path().join("disk/vault");
         fs::create_dir_all(&remote).unwrap();
@@ -193,16 +198,28 @@ fn a_full_restore_from_a_local_folder_equals_the_original_tree() {
 }
 
 #[test]
+fn names_with_a_tab_or_a_line_break_restore_from_a_local_folder() {
+    // A plaintext-names vault keeps such names as object names: they are
+    // no path escape, and a local folder is read in place.
+    let s = Setup::of("plaintextnames");
+    let dest = s.dest("out");
+    let run = s.restore(&s.local(), &dest, &[]);
+    assert_eq!(run.code, 0, "{:#?}\n{}", findings(&run), run.stderr);
+    assert_restored(&dest, &expected("plaintextnames"), "plaintext names");
+    assert!(dest.join("new\nline").is_file() && dest.join("tab\there").is_file());
+}
+
+#[test]
 fn a_partial_restore_by_path_fetches_only_what_it_needs() {
     let s = Setup::new();
     let server = s.on_s3();
-    // An rclone that logs every --files-from list it is given.
+    // An rclone that logs every --files-from-raw list it is given.
     let log = s.tmp.path().join("lists.log");
     let wrapper = s.tmp.path().join("rclone-logs");
     rclone_wrapper(
         &wrapper,
         &format!(
-            "args=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = --files-from ]; then cat \"${{args[$((i+1))]}}\" >> {log}; fi\ndone\n",
+            "args=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = --files-from-raw ]; then cat \"${{args[$((i+1))]}}\" >> {log}; fi\ndone\n",
             log = log.display(),
         ),
     );

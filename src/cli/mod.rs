@@ -139,7 +139,6 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     kind == Some(io::ErrorKind::BrokenPipe)
 }
 
-/// Prints one line for a fatal error and returns its exit status.
 /// Says each failure of the work that follows a drill or a restore (its
 /// report, its history) in one line; such a failure turns only a pass
 /// into "could not run", never hides damage.
@@ -176,6 +175,7 @@ pub fn print_then(status: ExitStatus, print: impl FnOnce() -> anyhow::Result<()>
     }
 }
 
+/// Prints one line for a fatal error and returns its exit status.
 fn report_error(err: &anyhow::Error) -> ExitStatus {
     let (status, hint) = if let Some(e) = err.downcast_ref::<vaultdrill::Error>() {
         (e.status(), e.hint())

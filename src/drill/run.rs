@@ -132,6 +132,9 @@ struct Manifest {
     total_files: u64,
     total_bytes: u64,
     candidates: Vec<Candidate>,
+    /// Files whose object names no fetch by name can carry (control
+    /// characters, possible in a plaintext-names vault): never sampled.
+    unfetchable: u64,
     meta: Vec<Record>,
     /// The manifest folder's encrypted name, when the manifest says.
     manifest_dir: Option<String>,
@@ -144,6 +147,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let header = reader.header().clone();
     let mut candidates = Vec::new();
+    let mut unfetchable = 0;
     let mut meta = Vec::new();
     while let Some(r) = reader
         .next_record()
@@ -158,6 +162,10 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
                         .components()
                         .all(|c| matches!(c, Component::Normal(_))) =>
             {
+                if !crate::fetch::fetchable_by_name(&r.cipher_path) {
+                    unfetchable += 1;
+                    continue;
+                }
                 candidates.push(Candidate {
                     plain_path: r.plain_path(),
                     cipher_path: r.cipher_path.clone(),
@@ -180,6 +188,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, String> {
         total_files: trailer.files,
         total_bytes: trailer.cipher_bytes,
         candidates,
+        unfetchable,
         meta,
         manifest_dir: header.manifest_dir,
         records_blake3: trailer.records_blake3,
@@ -508,6 +517,7 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         }
         Some(Ok(m)) => m,
         other => {
+            let no_copy = other.is_none();
             let step = at(outcome, StepKind::Audit);
             step.status = StepStatus::Error;
             step.summary = match other {
@@ -530,10 +540,11 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
                                 --manifest FILE, or follow runbooks/lost-config.md"
                     .into();
                 step.runbook = super::outcome::LOST_CONFIG;
-            } else if let (Some(problem), true, true) = (
+            } else if let (Some(problem), true, true, true) = (
                 &remote_manifest_problem,
                 remote_manifest_damaged,
                 key_proven,
+                no_copy,
             ) {
                 // The key opened the vault, and the manifest does not
                 // authenticate under it: damage, even with nothing to
@@ -695,6 +706,14 @@ fn run(outcome: &mut Outcome, o: &DrillOptions<'_>, password: Option<Password>) 
         ),
         Choice::Subset(k, n) => format!("--subset {k}/{n}"),
     };
+    if manifest.unfetchable > 0 {
+        outcome.not_proven.push(format!(
+            "{} file(s) whose encrypted names hold a line break (a plaintext-names vault allows \
+             it) were not sampled: no fetch by name can carry such a name; check them with \
+             `vaultdrill verify` on a local copy",
+            manifest.unfetchable
+        ));
+    }
     {
         let ran = format!("chose by {}", outcome.coverage.chosen_by);
         let step = at(outcome, StepKind::Sample);
@@ -1057,7 +1076,7 @@ fn download_and_compare(
     let unexplained: Vec<String> = checked
         .not_arrived
         .into_iter()
-        .filter(|n| !missing_known.contains(n))
+        .filter(|n| !missing_known.contains(&escape_bytes(n.as_bytes())))
         .collect();
     if !unexplained.is_empty() {
         for n in &unexplained {
@@ -1234,7 +1253,10 @@ fn cross_check_step(
                     .objects
                     .iter()
                     .find(|x| x.plain_path.as_ref() == Some(&d.plain_path))
-                    .map_or_else(|| "-".to_string(), |x| x.cipher_path.clone());
+                    .map_or_else(
+                        || "-".to_string(),
+                        |x| escape_bytes(x.cipher_path.as_bytes()),
+                    );
                 step.findings.push(Finding {
                     label: "FAILED",
                     path: Some(path),
@@ -1316,8 +1338,9 @@ fn remember(
             if !sampled.contains(c.cipher_path.as_str()) {
                 continue;
             }
-            // A file found damaged is not verified, whenever it was.
-            if wrong.contains(&c.cipher_path) {
+            // A file found damaged is not verified, whenever it was
+            // (findings name objects escaped).
+            if wrong.contains(&escape_bytes(c.cipher_path.as_bytes())) {
                 rotation.verified.remove(&c.key);
             } else {
                 rotation.verified.insert(c.key, now);

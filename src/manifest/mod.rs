@@ -57,17 +57,25 @@ pub struct ManifestFileError {
     pub source: ManifestError,
 }
 
-impl ManifestFileError {
-    pub fn status(&self) -> crate::ExitStatus {
-        use crate::ExitStatus;
-        let damaged = match &self.source {
+impl ManifestError {
+    /// Whether the manifest itself is damaged (it failed to authenticate,
+    /// or is cut or malformed), rather than unreadable here or written by
+    /// a newer version.
+    pub fn is_damage(&self) -> bool {
+        match self {
             ManifestError::Io(e) => e.kind() == io::ErrorKind::InvalidData,
             ManifestError::NotAManifest(_)
             | ManifestError::Damaged { .. }
             | ManifestError::Truncated => true,
             ManifestError::Version(_) => false,
-        };
-        if damaged && self.in_vault {
+        }
+    }
+}
+
+impl ManifestFileError {
+    pub fn status(&self) -> crate::ExitStatus {
+        use crate::ExitStatus;
+        if self.source.is_damage() && self.in_vault {
             ExitStatus::Damaged
         } else {
             ExitStatus::CouldNotRun

@@ -344,8 +344,18 @@ pub fn verify_vault<R: BufRead>(
             .cmp(&b.plain_path)
             .then(a.cipher_path.cmp(&b.cipher_path))
     });
+    // A --path the manifest lists under which something was judged (lost,
+    // removed) was checked, though nothing in the vault matched it.
+    summary.unmatched = walker
+        .unmatched()
+        .into_iter()
+        .filter(|p| {
+            !problems
+                .iter()
+                .any(|pr| pr.plain_path.as_deref().is_some_and(|q| q.starts_with(p)))
+        })
+        .collect();
     summary.problems = problems;
-    summary.unmatched = walker.unmatched();
     summary.files = files.into_inner();
     summary.bytes = bytes.into_inner();
     summary.elapsed = started.elapsed();

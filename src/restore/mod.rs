@@ -742,6 +742,21 @@ fn restore_files(
         for (m, p) in matched.iter_mut().zip(o.selection.paths()) {
             *m |= plain.starts_with(p);
         }
+        if let Some(why) = unsafe_record(r, &plain) {
+            if want == Want::Selected {
+                plan_findings.push((
+                    ExitStatus::Damaged,
+                    finding_next(
+                        "DAMAGED",
+                        Some(&plain),
+                        &r.cipher_path,
+                        format!("{why}: not restored (a damaged or tampered manifest)"),
+                        "restore from another manifest (--manifest) or another copy",
+                    ),
+                ));
+            }
+            return;
+        }
         if in_work_dir(&plain) {
             if want == Want::Selected {
                 plan_findings.push((
@@ -756,21 +771,6 @@ fn restore_files(
                             dest::WORK_DIR
                         ),
                         "decrypt it into another folder: vaultdrill decrypt VAULT OUT --path PATH",
-                    ),
-                ));
-            }
-            return;
-        }
-        if let Some(why) = unsafe_record(r, &plain) {
-            if want == Want::Selected {
-                plan_findings.push((
-                    ExitStatus::Damaged,
-                    finding_next(
-                        "DAMAGED",
-                        Some(&plain),
-                        &r.cipher_path,
-                        format!("{why}: not restored (a damaged or tampered manifest)"),
-                        "restore from another manifest (--manifest) or another copy",
                     ),
                 ));
             }
