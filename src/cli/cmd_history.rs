@@ -37,28 +37,32 @@ pub fn run(args: &HistoryArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
         std::fs::write(file, history::html(&title, &records))
             .map_err(|e| anyhow::anyhow!("{}: writing the page: {e}", file.display()))?;
     }
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &records)?;
-        writeln!(out)?;
-    } else if records.is_empty() {
-        writeln!(
-            out,
-            "No drills recorded{} in {}. Run `vaultdrill drill REMOTE` first.",
-            args.vault
-                .as_deref()
-                .map(|v| format!(" for {v}"))
-                .unwrap_or_default(),
-            store::state_dir().display()
-        )?;
-    } else if !cli.quiet {
-        write!(out, "{}", history::table(&records))?;
-    }
-    if let Some(file) = &args.html
-        && !args.json
-        && !cli.quiet
-    {
-        writeln!(out, "Page: {}", file.display())?;
-    }
-    Ok(ExitStatus::Verified)
+    let print = || -> anyhow::Result<()> {
+        let mut out = io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &records)?;
+            writeln!(out)?;
+        } else if records.is_empty() {
+            writeln!(
+                out,
+                "No drills recorded{} in {}. Run `vaultdrill drill REMOTE` first.",
+                args.vault
+                    .as_deref()
+                    .map(|v| format!(" for {v}"))
+                    .unwrap_or_default(),
+                store::state_dir().display()
+            )?;
+        } else if !cli.quiet {
+            write!(out, "{}", history::table(&records))?;
+        }
+        if let Some(file) = &args.html
+            && !args.json
+            && !cli.quiet
+        {
+            writeln!(out, "Page: {}", file.display())?;
+        }
+        Ok(())
+    };
+    // A reader that went away changes nothing.
+    Ok(super::print_then(ExitStatus::Verified, print))
 }

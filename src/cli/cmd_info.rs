@@ -143,12 +143,16 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitStatus> {
     let vault =
         LockedVault::open(&args.dir, args.config.as_deref()).map_err(vaultdrill::Error::from)?;
     let report = InfoReport::new(&vault);
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        report.write_text(&mut out)?;
-    }
-    Ok(ExitStatus::Verified)
+    let print = || -> anyhow::Result<()> {
+        let mut out = io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            report.write_text(&mut out)?;
+        }
+        Ok(())
+    };
+    // A reader that went away changes nothing.
+    Ok(super::print_then(ExitStatus::Verified, print))
 }

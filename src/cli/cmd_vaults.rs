@@ -44,65 +44,69 @@ pub fn run(args: &VaultsArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
             last_drill: entry.remote.as_deref().and_then(last_drill_of),
         })
         .collect();
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &list)?;
-        writeln!(out)?;
-        return Ok(ExitStatus::Verified);
-    }
-    if list.is_empty() {
-        writeln!(
-            out,
-            "No vaults registered in {}. See `vaultdrill vaults --help` for the format; plain \
+    let print = || -> anyhow::Result<()> {
+        let mut out = io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        if list.is_empty() {
+            writeln!(
+                out,
+                "No vaults registered in {}. See `vaultdrill vaults --help` for the format; plain \
              paths work without it.",
-            path.display()
-        )?;
-        return Ok(ExitStatus::Verified);
-    }
-    writeln!(out, "Vaults in {}:", path.display())?;
-    for v in &list {
-        let push = match &v.last_push {
-            Some(p) => format!(
-                "last push {} to {}: {}{}",
-                p.time,
-                p.remote,
-                p.status,
-                if p.problems > 0 {
-                    format!(" ({} problems)", p.problems)
-                } else {
-                    String::new()
-                }
-            ),
-            None => "never pushed".to_string(),
-        };
-        let drill = match &v.last_drill {
-            Some(d) => format!(
-                "last drill {}: {} ({:.0} % of the files verified in 12 months)",
-                d.started,
-                verdict_word(&d.verdict),
-                d.coverage_12m
-            ),
-            None => "never drilled".to_string(),
-        };
-        writeln!(
-            out,
-            "  {}  {} {} -> {}\n      {push}{}\n      {drill}",
-            v.name,
-            v.mode,
-            v.folder,
-            v.remote.as_deref().unwrap_or("(no remote)"),
-            match (&v.drill_every, &v.drill_sample) {
-                (None, None) => String::new(),
-                (every, sample) => format!(
-                    " (policy: {} {})",
-                    every.as_deref().unwrap_or(""),
-                    sample
-                        .as_deref()
-                        .map(|s| format!("sample {s}"))
-                        .unwrap_or_default()
+                path.display()
+            )?;
+            return Ok(());
+        }
+        writeln!(out, "Vaults in {}:", path.display())?;
+        for v in &list {
+            let push = match &v.last_push {
+                Some(p) => format!(
+                    "last push {} to {}: {}{}",
+                    p.time,
+                    p.remote,
+                    p.status,
+                    if p.problems > 0 {
+                        format!(" ({} problems)", p.problems)
+                    } else {
+                        String::new()
+                    }
                 ),
-            }
-        )?;
-    }
-    Ok(ExitStatus::Verified)
+                None => "never pushed".to_string(),
+            };
+            let drill = match &v.last_drill {
+                Some(d) => format!(
+                    "last drill {}: {} ({:.0} % of the files verified in 12 months)",
+                    d.started,
+                    verdict_word(&d.verdict),
+                    d.coverage_12m
+                ),
+                None => "never drilled".to_string(),
+            };
+            writeln!(
+                out,
+                "  {}  {} {} -> {}\n      {push}{}\n      {drill}",
+                v.name,
+                v.mode,
+                v.folder,
+                v.remote.as_deref().unwrap_or("(no remote)"),
+                match (&v.drill_every, &v.drill_sample) {
+                    (None, None) => String::new(),
+                    (every, sample) => format!(
+                        " (policy: {} {})",
+                        every.as_deref().unwrap_or(""),
+                        sample
+                            .as_deref()
+                            .map(|s| format!("sample {s}"))
+                            .unwrap_or_default()
+                    ),
+                }
+            )?;
+        }
+        Ok(())
+    };
+    // A reader that went away changes nothing.
+    Ok(super::print_then(ExitStatus::Verified, print))
 }
