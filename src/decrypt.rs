@@ -25,7 +25,7 @@ use thiserror::Error;
 
 use crate::at::{self, Kind};
 use crate::exit::ExitStatus;
-use crate::problem::{Problem, ProblemKind, overall_status};
+use crate::problem::{Problem, ProblemKind, selected_status};
 use crate::progress::Progress;
 use crate::selection::Selection;
 use crate::staging::StagedFile;
@@ -106,11 +106,7 @@ pub struct DecryptSummary {
 
 impl DecryptSummary {
     pub fn status(&self) -> ExitStatus {
-        let status = overall_status(&self.problems);
-        if status == ExitStatus::Verified && !self.unmatched.is_empty() {
-            return ExitStatus::Usage;
-        }
-        status
+        selected_status(&self.problems, &self.unmatched)
     }
 }
 

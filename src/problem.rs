@@ -175,6 +175,17 @@ impl Problem {
 
 /// The exit status of a run that found these problems: damage outranks
 /// "could not run", which outranks success.
+/// [`overall_status`] of a run over `--path` selections: a pass in which
+/// some selected path matched nothing is a usage error (nothing was
+/// checked for it); damage or a failure still decides.
+pub fn selected_status(problems: &[Problem], unmatched: &[impl Sized]) -> ExitStatus {
+    let status = overall_status(problems);
+    if status == ExitStatus::Verified && !unmatched.is_empty() {
+        return ExitStatus::Usage;
+    }
+    status
+}
+
 pub fn overall_status<'a>(problems: impl IntoIterator<Item = &'a Problem>) -> ExitStatus {
     let mut status = ExitStatus::Verified;
     for p in problems {

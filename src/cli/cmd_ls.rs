@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use serde::Serialize;
 use vaultdrill::ExitStatus;
 use vaultdrill::display::{escape_bytes, escape_path};
-use vaultdrill::problem::{Problem, overall_status};
+use vaultdrill::problem::{Problem, overall_status, selected_status};
 use vaultdrill::selection::{Selection, Want};
 use vaultdrill::vault::walk::{Entry, EntryKind, WalkItem, Walker};
 
@@ -121,12 +121,7 @@ pub fn run(args: &LsArgs) -> anyhow::Result<ExitStatus> {
             escape_path(path)
         );
     }
-    let status = overall_status(&problems);
-    Ok(if status == ExitStatus::Verified && !unmatched.is_empty() {
-        ExitStatus::Usage
-    } else {
-        status
-    })
+    Ok(selected_status(&problems, &unmatched))
 }
 
 fn list(walker: &mut Walker<'_>, args: &LsArgs, problems: &mut Vec<Problem>) -> anyhow::Result<()> {

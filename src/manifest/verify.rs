@@ -15,7 +15,7 @@ use super::build::{Hashes, RemoteHashes, digest_file, digest_meta, is_manifest_p
 use super::{ManifestError, ManifestReader, Record};
 use crate::ExitStatus;
 use crate::format::config::CONFIG_NAME;
-use crate::problem::{Problem, ProblemKind, overall_status};
+use crate::problem::{Problem, ProblemKind, selected_status};
 use crate::progress::Progress;
 use crate::selection::{Selection, Want};
 use crate::throttle::Throttle;
@@ -49,11 +49,7 @@ impl VerifySummary {
     /// Damage outranks everything; a `--path` that matched nothing turns
     /// a pass into a usage error (nothing was checked for it).
     pub fn status(&self) -> ExitStatus {
-        let status = overall_status(&self.problems);
-        if status == ExitStatus::Verified && !self.unmatched.is_empty() {
-            return ExitStatus::Usage;
-        }
-        status
+        selected_status(&self.problems, &self.unmatched)
     }
 }
 
