@@ -149,8 +149,7 @@ pub fn run(args: &DecryptArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
 fn print_outcome(summary: &DecryptSummary, args: &DecryptArgs, cli: &Cli) -> anyhow::Result<()> {
     if args.json {
         let mut out = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &json_summary(summary, &args.dest))?;
-        writeln!(out)?;
+        super::write_json(&mut out, &json_summary(summary, &args.dest))?;
         return Ok(());
     }
     let mut err = io::stderr().lock();

@@ -310,18 +310,10 @@ pub fn run(args: &DrillArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &outcome)?;
-            writeln!(out)?;
+            super::write_json(&mut out, &outcome)?;
         } else {
             for (step, f) in outcome.findings() {
-                eprintln!(
-                    "vaultdrill: {} {}: {} [object: {}] (step: {})",
-                    f.label,
-                    f.path.as_deref().unwrap_or("-"),
-                    f.cause,
-                    f.object,
-                    step.title
-                );
+                eprintln!("vaultdrill: {} (step: {})", f.line(), step.title);
             }
             if report_path.is_none() && args.no_state {
                 // --no-state without --report: the report itself.

@@ -67,8 +67,7 @@ fn print(s: &EncryptSummary, args: &EncryptArgs, cli: &Cli) -> anyhow::Result<()
             seconds: s.elapsed.as_secs_f64(),
             problems: s.problems.iter().map(problem_line).collect(),
         };
-        serde_json::to_writer_pretty(&mut out, &json)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &json)?;
         return Ok(());
     }
     for p in &s.problems {

@@ -40,8 +40,7 @@ pub fn run(args: &HistoryArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &records)?;
-            writeln!(out)?;
+            super::write_json(&mut out, &records)?;
         } else if records.is_empty() {
             writeln!(
                 out,

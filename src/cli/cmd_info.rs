@@ -146,8 +146,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitStatus> {
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
+            super::write_json(&mut out, &report)?;
         } else {
             report.write_text(&mut out)?;
         }

@@ -128,8 +128,7 @@ pub fn run_manifest(args: &ManifestArgs, cli: &Cli) -> anyhow::Result<ExitStatus
                 local_copy: local.join(CURRENT).display().to_string(),
                 problems: summary.problems.iter().map(problem_line).collect(),
             };
-            serde_json::to_writer_pretty(&mut stdout, &json)?;
-            writeln!(stdout)?;
+            super::write_json(&mut stdout, &json)?;
         } else {
             for p in &summary.problems {
                 eprintln!("vaultdrill: {}", problem_line(p));
@@ -234,8 +233,7 @@ pub fn run_verify(args: &VerifyArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                 problems: summary.problems.iter().map(problem_line).collect(),
                 unmatched_paths: unmatched,
             };
-            serde_json::to_writer_pretty(&mut stdout, &json)?;
-            writeln!(stdout)?;
+            super::write_json(&mut stdout, &json)?;
         } else {
             for p in &summary.problems {
                 eprintln!("vaultdrill: {}", problem_line(p));

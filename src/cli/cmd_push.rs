@@ -287,8 +287,7 @@ fn print_report(
             seconds: report.elapsed.as_secs_f64(),
             problems,
         };
-        serde_json::to_writer_pretty(&mut stdout, &json)?;
-        writeln!(stdout)?;
+        super::write_json(&mut stdout, &json)?;
         return Ok(());
     }
     for line in &problems {

@@ -143,8 +143,7 @@ pub fn run(args: &RegenArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
                 .collect(),
             written: written.as_ref().map(|p| p.display().to_string()),
         };
-        serde_json::to_writer_pretty(&mut out, &json)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &json)?;
     } else if !cli.quiet || args.dry_run {
         writeln!(
             out,

@@ -211,18 +211,10 @@ pub fn run(args: &RestoreArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &outcome)?;
-            writeln!(out)?;
+            super::write_json(&mut out, &outcome)?;
         } else {
             for (step, f) in outcome.findings() {
-                eprintln!(
-                    "vaultdrill: {} {}: {} [object: {}] (see {})",
-                    f.label,
-                    f.path.as_deref().unwrap_or("-"),
-                    f.cause,
-                    f.object,
-                    step.runbook
-                );
+                eprintln!("vaultdrill: {} (see {})", f.line(), step.runbook);
             }
             if !cli.quiet {
                 writeln!(out, "{}", report::headline(&outcome).replace('`', ""))?;

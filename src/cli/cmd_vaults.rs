@@ -47,8 +47,7 @@ pub fn run(args: &VaultsArgs, cli: &Cli) -> anyhow::Result<ExitStatus> {
     let print = || -> anyhow::Result<()> {
         let mut out = io::stdout().lock();
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &list)?;
-            writeln!(out)?;
+            super::write_json(&mut out, &list)?;
             return Ok(());
         }
         if list.is_empty() {

@@ -23,7 +23,7 @@ mod output;
 mod progress;
 mod unlock;
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -137,6 +137,13 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
                 .and_then(serde_json::Error::io_error_kind)
         });
     kind == Some(io::ErrorKind::BrokenPipe)
+}
+
+/// Writes `value` as pretty JSON and a newline: what `--json` prints.
+pub fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 /// Says each failure of the work that follows a drill or a restore (its

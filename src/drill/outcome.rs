@@ -141,6 +141,20 @@ pub struct Finding {
     pub next: String,
 }
 
+impl Finding {
+    /// The finding as one line of the terminal's error output (before the
+    /// caller's pointer to a step or runbook).
+    pub fn line(&self) -> String {
+        format!(
+            "{} {}: {} [object: {}]",
+            self.label,
+            self.path.as_deref().unwrap_or("-"),
+            self.cause,
+            self.object
+        )
+    }
+}
+
 /// One step of the drill.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
